@@ -156,7 +156,8 @@ struct iopf_group {
   std::vector<iopf_fault> faults;  // in arrival order; the last one is LAST_PAGE
   iommu_attach_handle *attach_handle = nullptr;
   device *dev = nullptr;
-  uint32_t cookie = 0;  // iommufd's response cookie
+  uint32_t cookie = 0;      // iommufd's response cookie
+  bool responded = false;   // a response reached the device (sent at most once)
 };
 using iopf_handler_fn = int (*)(iopf_group *group);
 

@@ -77,7 +77,7 @@ struct user_struct {
 // The caller of an ioctl: its mm, its user and its credentials (the kernel's
 // current / task_struct). Capabilities and RLIMIT_MEMLOCK are read from the
 // real process each time, so a test can drop CAP_IPC_LOCK or lower the limit.
-class task_struct {
+class task_struct : public std::enable_shared_from_this<task_struct> {
  public:
   task_struct(std::shared_ptr<mm_struct> mm, std::shared_ptr<user_struct> user);
   enum class cap { ipc_lock, sys_resource, sys_rawio };
@@ -92,6 +92,7 @@ class task_struct {
 // The task of the calling thread. The ioctl entry points set it (see
 // current_scope); outside one it is the process's own task.
 task_struct &current();
+std::shared_ptr<task_struct> current_shared();
 // The process's own task (its mm is the process's address space).
 task_struct &process_task();
 

@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+// The C API of libiommusim.so (iommusim/iommufd_sim.h): system-call semantics
+// over the simulated VFS and iommufd.
+#include <poll.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "iommufd_private.h"
+#include "iommusim/iommufd_sim.h"
+
+namespace iommusim::iommufd {
+namespace {
+
+// iommusim models 4 KiB host pages (util.h); refuse to run on anything else
+// rather than compute wrong PFNs.
+[[maybe_unused]] const bool g_page_size_ok = [] {
+  if (sysconf(_SC_PAGESIZE) != static_cast<long>(PAGE_SIZE)) {
+    fprintf(stderr, "iommusim: host page size %ld is not %llu; unsupported\n",
+            sysconf(_SC_PAGESIZE), static_cast<unsigned long long>(PAGE_SIZE));
+    abort();
+  }
+  return true;
+}();
+
+template <typename T> T syscall_result(T rc) {
+  if (rc < 0) {
+    errno = static_cast<int>(-rc);
+    return -1;
+  }
+  return rc;
+}
+
+}  // namespace
+}  // namespace iommusim::iommufd
+
+using namespace iommusim::iommufd;
+
+extern "C" {
+
+int iommusim_open(void) {
+  fd_table &t = fd_table::get();
+  int fd = t.get_unused_fd();
+  if (fd < 0) return syscall_result(fd);
+  t.fd_install(fd, iommufd_ctx_create(false));
+  return fd;
+}
+
+int iommusim_ioctl(int fd, unsigned long request, void *arg) {
+  file *f = fd_table::get().fget(fd);
+  if (!f) {
+    errno = EBADF;
+    return -1;
+  }
+  long rc;
+  {
+    current_scope scope(process_task());
+    // ioctl(2) commands are 32 bit in the kernel.
+    rc = f->ioctl(static_cast<unsigned int>(request), reinterpret_cast<unsigned long>(arg));
+  }
+  f->put();
+  return static_cast<int>(syscall_result(rc));
+}
+
+int iommusim_close(int fd) { return syscall_result(fd_table::get().close(fd)); }
+
+ssize_t iommusim_read(int fd, void *buf, size_t count) {
+  file *f = fd_table::get().fget(fd);
+  if (!f) {
+    errno = EBADF;
+    return -1;
+  }
+  ssize_t rc;
+  {
+    current_scope scope(process_task());
+    rc = f->read(reinterpret_cast<uint64_t>(buf), count);
+  }
+  f->put();
+  return syscall_result(rc);
+}
+
+ssize_t iommusim_write(int fd, const void *buf, size_t count) {
+  file *f = fd_table::get().fget(fd);
+  if (!f) {
+    errno = EBADF;
+    return -1;
+  }
+  ssize_t rc;
+  {
+    current_scope scope(process_task());
+    rc = f->write(reinterpret_cast<uint64_t>(buf), count);
+  }
+  f->put();
+  return syscall_result(rc);
+}
+
+int iommusim_poll(struct pollfd *fds, nfds_t nfds, int timeout) {
+  fd_table &t = fd_table::get();
+  // A library file that is ready now makes the wait non-blocking; otherwise
+  // the kernel waits on the real fds (our eventfds turn readable on data).
+  bool ready_now = false;
+  for (nfds_t i = 0; i < nfds; i++) {
+    if (file *f = t.fget(fds[i].fd)) {
+      if (f->poll() & (fds[i].events | POLLERR | POLLHUP)) ready_now = true;
+      f->put();
+    }
+  }
+  struct timespec ts, *tsp = nullptr;
+  if (ready_now || timeout >= 0) {
+    int ms = ready_now ? 0 : timeout;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (ms % 1000) * 1000000L;
+    tsp = &ts;
+  }
+  long rc = syscall(SYS_ppoll, fds, nfds, tsp, nullptr, 0);
+  if (rc < 0) return -1;
+  int count = 0;
+  for (nfds_t i = 0; i < nfds; i++) {
+    if (file *f = t.fget(fds[i].fd)) {
+      fds[i].revents = static_cast<short>(f->poll() & (fds[i].events | POLLERR | POLLHUP));
+      f->put();
+    }
+    if (fds[i].revents) count++;
+  }
+  return count;
+}
+
+int iommusim_owns_fd(int fd) { return fd_table::get().owns(fd) ? 1 : 0; }
+
+}  // extern "C"
