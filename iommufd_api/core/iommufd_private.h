@@ -326,6 +326,11 @@ int iommufd_vfio_compat_ioas_create(iommufd_ctx *ictx);
 int iommufd_test(iommufd_ucmd *ucmd);
 // Bytes of temporary memory a PFN batch may use (IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT).
 extern std::atomic<size_t> iommufd_test_memory_limit;
+// IOMMU_IOAS_COPY with MOCK_FLAGS_ACCESS_SYZ in *flags (syzkaller mode): clear
+// the flag and return iova read as {u32 nth_area; u32 offset} into ioas_id's
+// areas. Returns iova unchanged without the flag or if ioas_id is not an IOAS.
+uint64_t iommufd_test_syz_conv_iova_id(iommufd_ucmd *ucmd, uint32_t ioas_id, uint64_t iova,
+                                       uint32_t *flags);
 
 // Account mode values (iopt_pages::account_mode, iommufd_ctx::account_mode).
 enum : uint8_t {
