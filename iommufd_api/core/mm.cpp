@@ -4,6 +4,7 @@
 
 #include <linux/capability.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -123,7 +124,14 @@ bool task_struct::capable(cap c) const {
     case cap::sys_resource: bit = CAP_SYS_RESOURCE; break;
     case cap::sys_rawio: bit = CAP_SYS_RAWIO; break;
   }
-  return (data[bit / 32].effective >> (bit % 32)) & 1;
+  if ((data[bit / 32].effective >> (bit % 32)) & 1) return true;
+  // The simulated machine is not the container the simulator runs in: its
+  // root holds every capability it has not dropped itself. A capability the
+  // container's bounding set withholds (CAP_SYS_RESOURCE is commonly removed)
+  // therefore counts for euid 0, while one the process dropped with capset()
+  // (still in the bounding set) does not.
+  if (geteuid() == 0 && prctl(PR_CAPBSET_READ, bit, 0, 0, 0) == 0) return true;
+  return false;
 }
 
 uint64_t task_struct::rlimit_memlock() const {

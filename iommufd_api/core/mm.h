@@ -77,6 +77,8 @@ struct user_struct {
 // The caller of an ioctl: its mm, its user and its credentials (the kernel's
 // current / task_struct). Capabilities and RLIMIT_MEMLOCK are read from the
 // real process each time, so a test can drop CAP_IPC_LOCK or lower the limit.
+// Simulated root (euid 0) also holds the capabilities a container's bounding
+// set withholds: the simulated machine is not the container.
 class task_struct : public std::enable_shared_from_this<task_struct> {
  public:
   task_struct(std::shared_ptr<mm_struct> mm, std::shared_ptr<user_struct> user);

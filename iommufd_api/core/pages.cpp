@@ -28,10 +28,9 @@
 
 namespace iommusim::iommufd {
 
-// The selftest lowers this (IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT) to push every
-// batch and pin loop through its chunk boundaries; 64 KiB is the kernel's
-// TEMP_MEMORY_LIMIT. Defined here, next to its only reader.
-std::atomic<size_t> iommufd_test_memory_limit{65536};
+// iommufd_test_memory_limit (selftest.cpp) bounds every PFN batch; the
+// selftest lowers it (IOMMU_TEST_OP_SET_TEMP_MEMORY_LIMIT) to push every batch
+// and pin loop through its chunk boundaries.
 
 namespace {
 
