@@ -35,9 +35,12 @@ int main(void)
 	uint32_t id = 0;
 	int fd, dirfd;
 
+	/* A call that succeeds leaves errno alone, as a system call does. */
+	errno = 4242;
 	fd = open("/dev/iommu", O_RDWR);
 	CHECK(fd >= 0);
 	CHECK(ioas_alloc(fd, &id) == 0 && id == 1);
+	CHECK(errno == 4242);
 	CHECK(ioas_alloc(fd, &id) == 0 && id == 2);
 	CHECK(destroy(fd, 1) == 0);
 	CHECK(ioas_alloc(fd, &id) == 0 && id == 1);
