@@ -527,8 +527,9 @@ private:
             cmd.id = ioas_a_;
             Step& s = ioctl_step(
                 "Destroy the first IOAS while it is in use", "IOMMU_DESTROY",
-                fmt::format("IOMMU_DESTROY destroys any object by ID, but only one nothing else "
-                            "holds. HWPTs {} and {} are built on IOAS {}, so it is busy.",
+                fmt::format("IOMMU_DESTROY destroys any object by ID, but only while no other "
+                            "object depends on it. HWPTs {} and {} are built on IOAS {}, so it "
+                            "is busy.",
                             hwpt_auto_, hwpt_b_, ioas_a_),
                 IOMMU_DESTROY, &cmd, EBUSY);
             r_.end(s);
