@@ -186,19 +186,23 @@ void iommufd_ctx::release() {
   // Objects form a graph of users counts; destroy the leaves (users == 1)
   // repeatedly until nothing is left. No progress means a refcount bug.
   for (;;) {
-    std::vector<iommufd_object *> batch;
+    // IDs, not pointers: destroying one object may destroy others (a device
+    // takes its automatic HWPT with it), so a pointer may dangle by its turn.
+    std::vector<uint32_t> batch;
     {
       std::lock_guard g(objects_lock);
       if (objects.empty()) break;
       for (auto &[id, obj] : objects)
-        if (obj) batch.push_back(obj);
+        if (obj) batch.push_back(id);
     }
     unsigned destroyed = 0;
-    for (iommufd_object *obj : batch) {
+    for (uint32_t id : batch) {
+      iommufd_object *obj;
       {
         std::lock_guard g(objects_lock);
-        auto it = objects.find(obj->id);
-        if (it == objects.end() || it->second != obj) continue;  // destroyed meanwhile
+        auto it = objects.find(id);
+        if (it == objects.end() || !it->second) continue;  // destroyed meanwhile
+        obj = it->second;
         if (!refcount_dec_if_one(obj->users)) continue;
         objects.erase(it);
         if (vfio_ioas == static_cast<void *>(obj)) vfio_ioas = nullptr;
