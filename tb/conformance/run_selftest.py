@@ -552,7 +552,7 @@ def main():
         with open(args.parse_log, errors="replace") as f:
             text = f.read()
         paths["log"] = os.path.abspath(args.parse_log)
-        paths["json"] = os.path.splitext(paths["log"])[0] + ".json"
+        paths["json"] = os.path.splitext(paths["log"])[0] + ".reparsed.json"   # keep the run's own
     else:
         missing = [f"{what} {p}" for what, p in (("iommusim CLI", args.iommusim),
                                                  ("preload library", args.preload),
