@@ -154,6 +154,11 @@ void batch_skip_carry(pfn_batch *batch, size_t skip_pfns) {
   batch->pfns[0] += skip_pfns;
   batch->npfns[0] -= static_cast<uint32_t>(skip_pfns);
   batch->total_pfns -= skip_pfns;
+  // Linux leaves an emptied carry as a zero-length run. In a one-entry batch
+  // (a tiny temp memory limit) that run blocks the next PFN, the next read
+  // returns nothing, and the unmap ends where the hole starts: in the middle
+  // of a contiguous run that was mapped by one call. Drop it instead.
+  if (!batch->total_pfns) batch_clear(batch);
 }
 
 int batch_init_raw(pfn_batch *batch, size_t max_pages, void *backup, size_t backup_len) {
