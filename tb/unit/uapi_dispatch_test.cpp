@@ -44,8 +44,9 @@ const ioctl_case kIoctls[] = {
 
 // A fault queue's fd holds the context; close the ones the sweep creates.
 void close_created_fd(unsigned long request, int rc, const uint8_t *buf) {
-  if (request == IOMMU_FAULT_QUEUE_ALLOC && rc == 0)
+  if (request == IOMMU_FAULT_QUEUE_ALLOC && rc == 0) {
     EXPECT_EQ(0, iommusim_close(reinterpret_cast<const iommu_fault_alloc *>(buf)->out_fault_fd));
+  }
 }
 
 TEST(UapiDispatch, SizeExtensionRules) {
