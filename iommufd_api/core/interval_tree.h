@@ -37,6 +37,27 @@ public:
   interval_tree() = default;
   interval_tree(const interval_tree &) = delete;
   interval_tree &operator=(const interval_tree &) = delete;
+  // Nodes point only at each other (the root's parent is null), so a tree
+  // moves by handing over its root. Move-assignment swaps, so a non-empty
+  // target never orphans nodes that still think they are linked; this also
+  // makes std::swap work, as the kernel's swap() of two rb_root_cached does.
+  interval_tree(interval_tree &&o) noexcept : root_(o.root_), size_(o.size_) {
+    o.root_ = nullptr;
+    o.size_ = 0;
+  }
+  interval_tree &operator=(interval_tree &&o) noexcept {
+    swap(o);
+    return *this;
+  }
+  void swap(interval_tree &o) noexcept {
+    interval_tree_node *r = root_;
+    root_ = o.root_;
+    o.root_ = r;
+    const size_t n = size_;
+    size_ = o.size_;
+    o.size_ = n;
+  }
+  friend void swap(interval_tree &a, interval_tree &b) noexcept { a.swap(b); }
 
   // The caller sets node->start <= node->last first. Overlapping and
   // identical intervals are allowed; among equal starts a later insert sorts
