@@ -6,7 +6,7 @@
  * include/uapi/linux/iommufd.h (every struct, field name, layout, enum value
  * and ioctl request number), plus the later input-type form of GET_HW_INFO
  * (in_data_type sharing storage with out_data_type, selected by
- * IOMMU_HW_INFO_FLAG_INPUT_TYPE). tb/unit/abi_test.cpp checks sizeof and
+ * IOMMU_HW_INFO_FLAG_INPUT_TYPE). tb/conformance/abi_check.py checks sizeof and
  * offsetof of every struct against the kernel's own header.
  *
  * The include guard is the kernel's, so this file can stand in for
