@@ -35,7 +35,7 @@ namespace iommusim::iommufd {
 namespace {
 
 // Words of stack memory a destroy path falls back on (the kernel's
-// BATCH_BACKUP_SIZE): enough for a couple of batch entries.
+// BATCH_BACKUP_SIZE): 256 bytes, room for 21 batch entries.
 constexpr size_t BATCH_BACKUP_SIZE = 32;
 
 constexpr pfn_t phys_pfn(uint64_t phys) { return phys >> PAGE_SHIFT; }
