@@ -5,7 +5,6 @@
 // and triggers page faults, so tools/testing/selftests/iommu can check the
 // core from user space. Validation order, errnos and responses are the
 // kernel's, function by function.
-#include <algorithm>
 #include <list>
 #include <new>
 #include <vector>
@@ -106,10 +105,11 @@ int test_mock_domain(iommufd_ucmd *ucmd, iommu_test_cmd *cmd) {
   iommufd_object_finalize(ucmd->ictx, sobj);
   return 0;
 
-out_detach : {
-  std::unique_lock g(sobj->mdev->iopf_rwsem);
-  iommufd_device_detach(sobj->idev);
-}
+out_detach:
+  {
+    std::unique_lock g(sobj->mdev->iopf_rwsem);
+    iommufd_device_detach(sobj->idev);
+  }
 out_unbind:
   iommufd_device_unbind(sobj->idev);
 out_mdev:
