@@ -142,6 +142,9 @@ int iommufd_ioas_map(iommufd_ucmd *ucmd) {
 
 int iommufd_ioas_copy(iommufd_ucmd *ucmd) {
   auto *cmd = static_cast<iommu_ioas_copy *>(ucmd->cmd);
+  // The selftest's syzkaller mode names src_iova as (nth area, offset) and
+  // flags it with MOCK_FLAGS_ACCESS_SYZ; convert before validating flags.
+  cmd->src_iova = iommufd_test_syz_conv_iova_id(ucmd, cmd->src_ioas_id, cmd->src_iova, &cmd->flags);
   if (cmd->flags & ~(IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_WRITEABLE |
                      IOMMU_IOAS_MAP_READABLE))
     return -EOPNOTSUPP;

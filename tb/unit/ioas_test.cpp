@@ -316,3 +316,34 @@ TEST(Ioas, HugePagesOption) {
 }
 
 }  // namespace
+
+namespace {
+// The selftest's syzkaller mode: src_iova of IOAS_COPY names (nth area,
+// offset) and MOCK_FLAGS_ACCESS_SYZ is stripped before the flags check.
+TEST(Ioas, CopyTakesSyzkallerAreaOffsets) {
+  Iommufd fd;
+  uint32_t src = fd.ioas(), dst = fd.ioas();
+  MockDevice dev;
+  ASSERT_EQ(0, fd.mock_domain(dst, &dev));
+  Buffer a(4 * kPage), b(4 * kPage);
+  ASSERT_EQ(0, fd.map_fixed(src, a.get(), a.size(), 1ULL << 30));
+  ASSERT_EQ(0, fd.map_fixed(src, b.get(), b.size(), 2ULL << 30));
+  iommu_ioas_copy cmd = {};
+  cmd.size = sizeof(cmd);
+  cmd.flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA | MOCK_FLAGS_ACCESS_SYZ;
+  cmd.dst_ioas_id = dst;
+  cmd.src_ioas_id = src;
+  cmd.length = kPage;
+  cmd.dst_iova = MOCK_APERTURE_START;
+  struct { uint32_t nth_area, offset; } syz = {1, static_cast<uint32_t>(2 * kPage)};
+  memcpy(&cmd.src_iova, &syz, sizeof(syz));
+  ASSERT_EQ(0, fd.ioctl(IOMMU_IOAS_COPY, &cmd));
+  // Area 1 is b; offset 2 pages.
+  EXPECT_EQ(0, fd.check_map(dev.hwpt_id, MOCK_APERTURE_START, b.get() + 2 * kPage, kPage));
+  // Without the flag the same bits are a plain (unmapped) IOVA.
+  cmd.flags = IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_FIXED_IOVA;
+  memcpy(&cmd.src_iova, &syz, sizeof(syz));
+  cmd.dst_iova = MOCK_APERTURE_START + kPage;
+  EXPECT_EQ(ENOENT, fd.ioctl(IOMMU_IOAS_COPY, &cmd));
+}
+}  // namespace
