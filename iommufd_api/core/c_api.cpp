@@ -36,6 +36,23 @@ template <typename T> T syscall_result(T rc) {
   return rc;
 }
 
+// Run op on the file behind fd as the calling process (EBADF if the fd is
+// not ours), with system-call return conventions.
+template <typename R, typename F> R with_file(int fd, F op) {
+  file *f = fd_table::get().fget(fd);
+  if (!f) {
+    errno = EBADF;
+    return -1;
+  }
+  R rc;
+  {
+    current_scope scope(process_task());
+    rc = op(f);
+  }
+  f->put();
+  return syscall_result(rc);
+}
+
 }  // namespace
 }  // namespace iommusim::iommufd
 
@@ -52,51 +69,20 @@ int iommusim_open(void) {
 }
 
 int iommusim_ioctl(int fd, unsigned long request, void *arg) {
-  file *f = fd_table::get().fget(fd);
-  if (!f) {
-    errno = EBADF;
-    return -1;
-  }
-  long rc;
-  {
-    current_scope scope(process_task());
-    // ioctl(2) commands are 32 bit in the kernel.
-    rc = f->ioctl(static_cast<unsigned int>(request), reinterpret_cast<unsigned long>(arg));
-  }
-  f->put();
-  return static_cast<int>(syscall_result(rc));
+  // ioctl(2) commands are 32 bit in the kernel.
+  return static_cast<int>(with_file<long>(fd, [&](file *f) {
+    return f->ioctl(static_cast<unsigned int>(request), reinterpret_cast<unsigned long>(arg));
+  }));
 }
 
 int iommusim_close(int fd) { return syscall_result(fd_table::get().close(fd)); }
 
 ssize_t iommusim_read(int fd, void *buf, size_t count) {
-  file *f = fd_table::get().fget(fd);
-  if (!f) {
-    errno = EBADF;
-    return -1;
-  }
-  ssize_t rc;
-  {
-    current_scope scope(process_task());
-    rc = f->read(reinterpret_cast<uint64_t>(buf), count);
-  }
-  f->put();
-  return syscall_result(rc);
+  return with_file<ssize_t>(fd, [&](file *f) { return f->read(reinterpret_cast<uint64_t>(buf), count); });
 }
 
 ssize_t iommusim_write(int fd, const void *buf, size_t count) {
-  file *f = fd_table::get().fget(fd);
-  if (!f) {
-    errno = EBADF;
-    return -1;
-  }
-  ssize_t rc;
-  {
-    current_scope scope(process_task());
-    rc = f->write(reinterpret_cast<uint64_t>(buf), count);
-  }
-  f->put();
-  return syscall_result(rc);
+  return with_file<ssize_t>(fd, [&](file *f) { return f->write(reinterpret_cast<uint64_t>(buf), count); });
 }
 
 int iommusim_poll(struct pollfd *fds, nfds_t nfds, int timeout) {

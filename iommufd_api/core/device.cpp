@@ -475,6 +475,18 @@ void iommufd_access_notify_unmap(io_pagetable *iopt, uint64_t iova, uint64_t len
   }
 }
 
+namespace {
+// Release the access pins on [iova, last_iova] area by area (iova_rwsem held);
+// false if the range is not covered by contiguous areas.
+bool remove_access_range(io_pagetable *iopt, uint64_t iova, uint64_t last_iova) {
+  iopt_area_contig_iter iter;
+  for (iopt_area *area = iter.init(iopt, iova, last_iova); area; area = iter.next())
+    iopt_area_remove_access(area, iopt_area_iova_to_index(area, iter.cur_iova),
+                            iopt_area_iova_to_index(area, std::min(last_iova, iopt_area_last_iova(area))));
+  return iter.done();
+}
+}  // namespace
+
 void iommufd_access_unpin_pages(iommufd_access *access, uint64_t iova, uint64_t length) {
   uint64_t last_iova;
   if (IOMMUSIM_WARN_ON(!length) ||
@@ -485,11 +497,7 @@ void iommufd_access_unpin_pages(iommufd_access *access, uint64_t iova, uint64_t 
   if (IOMMUSIM_WARN_ON(!access->ioas_unpin)) return;
   io_pagetable *iopt = &access->ioas_unpin->iopt;
   std::shared_lock ig(iopt->iova_rwsem);
-  iopt_area_contig_iter iter;
-  for (iopt_area *area = iter.init(iopt, iova, last_iova); area; area = iter.next())
-    iopt_area_remove_access(area, iopt_area_iova_to_index(area, iter.cur_iova),
-                            iopt_area_iova_to_index(area, std::min(last_iova, iopt_area_last_iova(area))));
-  IOMMUSIM_WARN_ON(!iter.done());
+  IOMMUSIM_WARN_ON(!remove_access_range(iopt, iova, last_iova));
 }
 
 namespace {
@@ -543,13 +551,7 @@ int iommufd_access_pin_pages(iommufd_access *access, uint64_t iova, uint64_t len
   if (!rc) return 0;
 
   // Undo the areas already pinned.
-  if (iova < iter.cur_iova) {
-    uint64_t undo_last = iter.cur_iova - 1;
-    iopt_area_contig_iter undo;
-    for (iopt_area *area = undo.init(iopt, iova, undo_last); area; area = undo.next())
-      iopt_area_remove_access(area, iopt_area_iova_to_index(area, undo.cur_iova),
-                              iopt_area_iova_to_index(area, std::min(undo_last, iopt_area_last_iova(area))));
-  }
+  if (iova < iter.cur_iova) remove_access_range(iopt, iova, iter.cur_iova - 1);
   return rc;
 }
 

@@ -378,33 +378,30 @@ unsigned host_memory::pin_count(pfn_t pfn) const {
   return it->second.last >= pfn ? it->second.count : 0;
 }
 
+int host_memory::frame_va(pfn_t pfn, size_t offset, size_t len, std::shared_ptr<mm_struct> *mm,
+                          uint64_t *va) const {
+  std::lock_guard g(lock_);
+  const chunk *c = chunk_of_pfn(pfn);
+  if (!c) return -EFAULT;
+  uint64_t off_in_chunk = ((pfn - c->pfn_base) << PAGE_SHIFT) + offset;
+  if (off_in_chunk + len > layout_.contig_bytes) return -EFAULT;
+  *mm = c->mm;
+  *va = c->va_base + off_in_chunk;
+  return 0;
+}
+
 int host_memory::read_frame(pfn_t pfn, size_t offset, void *dst, size_t len) const {
   std::shared_ptr<mm_struct> mm;
   uint64_t va;
-  {
-    std::lock_guard g(lock_);
-    const chunk *c = chunk_of_pfn(pfn);
-    if (!c) return -EFAULT;
-    uint64_t off_in_chunk = ((pfn - c->pfn_base) << PAGE_SHIFT) + offset;
-    if (off_in_chunk + len > layout_.contig_bytes) return -EFAULT;
-    mm = c->mm;
-    va = c->va_base + off_in_chunk;
-  }
+  // Copy outside the lock: it is a system call.
+  if (int rc = frame_va(pfn, offset, len, &mm, &va)) return rc;
   return mm->copy_from_user(dst, va, len);
 }
 
 int host_memory::write_frame(pfn_t pfn, size_t offset, const void *src, size_t len) const {
   std::shared_ptr<mm_struct> mm;
   uint64_t va;
-  {
-    std::lock_guard g(lock_);
-    const chunk *c = chunk_of_pfn(pfn);
-    if (!c) return -EFAULT;
-    uint64_t off_in_chunk = ((pfn - c->pfn_base) << PAGE_SHIFT) + offset;
-    if (off_in_chunk + len > layout_.contig_bytes) return -EFAULT;
-    mm = c->mm;
-    va = c->va_base + off_in_chunk;
-  }
+  if (int rc = frame_va(pfn, offset, len, &mm, &va)) return rc;
   return mm->copy_to_user(va, src, len);
 }
 

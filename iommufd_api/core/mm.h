@@ -172,6 +172,9 @@ class host_memory {
   };
 
   const chunk *chunk_of_pfn(pfn_t pfn) const;
+  // The mm and address of bytes [offset, offset + len) of frame pfn.
+  int frame_va(pfn_t pfn, size_t offset, size_t len, std::shared_ptr<mm_struct> *mm,
+               uint64_t *va) const;
   void add_pins(pfn_t first, pfn_t last, int delta);
   void split_at(pfn_t pfn);
   void merge_around(pfn_t first, pfn_t last);
