@@ -283,6 +283,11 @@ class device {
   // not hold a context reference, as in the kernel).
   bool selftest_mock = false;
   std::unique_ptr<iommu_fault_param> fault_param;  // while IOPF is enabled
+  // How the IOMMU names this device (iommu_fwspec): StreamIDs / RequesterIDs.
+  std::vector<uint32_t> ids;
+  bool ats_capable = false;   // PCIe ATS capability (an ATC in the endpoint)
+  bool pri_capable = false;   // PCIe PRI capability
+  void *iommu_priv = nullptr; // the IOMMU driver's per-device state (dev_iommu_priv)
 };
 
 // An IOMMU group: devices that the IOMMU cannot isolate from each other.
