@@ -249,6 +249,15 @@ EXTRAS = [
     ("IOMMU_HW_INFO_TYPE_DEFAULT: value", "IOMMU_HW_INFO_TYPE_DEFAULT", ("const", 0)),
     ("MOCK_FLAGS_DEVICE_PASID: value", "MOCK_FLAGS_DEVICE_PASID", ("const", 1 << 2)),
     ("MOCK_PASID_WIDTH: value", "MOCK_PASID_WIDTH", ("const", 20)),
+    # The SMMUv3 GET_HW_INFO type and layout of Linux 6.14+.
+    ("IOMMU_HW_INFO_TYPE_ARM_SMMUV3: value", "IOMMU_HW_INFO_TYPE_ARM_SMMUV3", ("const", 2)),
+    ("struct iommu_hw_info_arm_smmuv3: sizeof", "sizeof(struct iommu_hw_info_arm_smmuv3)", ("const", 40)),
+    ("struct iommu_hw_info_arm_smmuv3.idr: offsetof",
+     "offsetof(struct iommu_hw_info_arm_smmuv3, idr)", ("const", 8)),
+    ("struct iommu_hw_info_arm_smmuv3.iidr: offsetof",
+     "offsetof(struct iommu_hw_info_arm_smmuv3, iidr)", ("const", 32)),
+    ("struct iommu_hw_info_arm_smmuv3.aidr: offsetof",
+     "offsetof(struct iommu_hw_info_arm_smmuv3, aidr)", ("const", 36)),
 ]
 
 

@@ -238,11 +238,24 @@ struct iommu_hw_info_vtd {
 	__aligned_u64 ecap_reg;
 };
 
+/*
+ * Arm SMMUv3 ID registers as GET_HW_INFO reports them (later kernels, 6.14+;
+ * the SMMUv3 spec §6.3.1-6.3.6 defines each register).
+ */
+struct iommu_hw_info_arm_smmuv3 {
+	__u32 flags;
+	__u32 __reserved;
+	__u32 idr[6];
+	__u32 iidr;
+	__u32 aidr;
+};
+
 enum iommu_hw_info_type {
 	IOMMU_HW_INFO_TYPE_NONE = 0,
 	/* Later kernels: with IOMMU_HW_INFO_FLAG_INPUT_TYPE, "the driver's own". */
 	IOMMU_HW_INFO_TYPE_DEFAULT = 0,
 	IOMMU_HW_INFO_TYPE_INTEL_VTD = 1,
+	IOMMU_HW_INFO_TYPE_ARM_SMMUV3 = 2,  /* later kernels (6.14+) */
 };
 
 enum iommufd_hw_capabilities {
