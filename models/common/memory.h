@@ -9,10 +9,12 @@
 // program's buffer). Anything else is TLM_ADDRESS_ERROR_RESPONSE.
 //
 // Timing (memory clock): an access waits for one of `ports` ports, holds it for
-// ceil(len / bytes_per_cycle) transfer cycles, and completes read_latency (or
-// write_latency) cycles after its transfer starts. An atomic_extension on an
-// 8-byte write makes it a compare-and-swap (HTTU, A/D bits); it costs a read
-// plus a write.
+// T = ceil(len / bytes_per_cycle) transfer cycles, and completes read_latency
+// (or write_latency) cycles after its transfer ends: T + latency cycles after
+// it got the port. The latency is pipelined (the port is busy only for T), so
+// ports * bytes_per_cycle is the bandwidth. An atomic_extension on an 8-byte
+// write makes it a compare-and-swap (HTTU, A/D bits); it costs a read plus a
+// write (2 T + read_latency + write_latency), the swap itself being indivisible.
 #pragma once
 
 #include <systemc>
@@ -56,6 +58,7 @@ class phys_memory : public sc_core::sc_module {
 
   phys_memory(sc_core::sc_module_name name, const memory_config &cfg, timing_mode mode,
               frame_backing *user_frames);
+  ~phys_memory() override;  // leaves the stats registry
 
   // Functional (untimed) access, thread-safe: the host CPU's coherent view
   // and tests. False if any byte is unbacked.
