@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """ABI check: iommusim's uAPI headers against Linux 6.12's own.
 
-  iommufd_api/include/iommusim/iommufd.h       vs  include/uapi/linux/iommufd.h
-  iommufd_api/include/iommusim/iommufd_test.h  vs  drivers/iommu/iommufd/iommufd_test.h
+  --set iommufd (ctest abi.iommufd_uapi, the default):
+    iommufd_api/include/iommusim/iommufd.h       vs  include/uapi/linux/iommufd.h
+    iommufd_api/include/iommusim/iommufd_test.h  vs  drivers/iommu/iommufd/iommufd_test.h
+  --set vfio (ctest abi.vfio_uapi):
+    iommufd_api/include/iommusim/vfio.h          vs  include/uapi/linux/vfio.h
 
 The list of things to compare is generated from the KERNEL headers (a small
 parser of their struct/union/enum/#define syntax), never kept by hand:
@@ -10,7 +13,9 @@ parser of their struct/union/enum/#define syntax), never kept by hand:
   - every field, nested and anonymous members included: offsetof, sizeof, and
     signedness for scalar fields;
   - every tagged enum's size, every enum constant's value;
-  - every object-like #define (the ioctl request numbers among them).
+  - every object-like #define (the ioctl request numbers among them; string
+    macros are compared as strings);
+  - a flexible array member (data[]) has no size: only its offset is compared.
 One C program is generated from that list and compiled twice with the system
 cc: once against the kernel headers, once against ours. Each prints one
 "key<TAB>value" line per item; the two outputs are compared. A name missing
@@ -20,9 +25,10 @@ errors, reports those items as missing, drops their lines and compiles again.
 iommusim's headers also carry what later kernels added and Debian's 6.12
 selftest uses; those are checked against fixed values (EXTRAS below).
 
-Usage (ctest runs it as abi.iommufd_uapi):
+Usage (ctest runs it as abi.iommufd_uapi and abi.vfio_uapi):
   /usr/bin/python3 tb/conformance/abi_check.py --work-dir BUILD/tb/conformance \
-      [--include iommufd_api/include] [--tarball /usr/src/linux-source-6.12.tar.xz]
+      [--set iommufd|vfio] [--include iommufd_api/include] \
+      [--tarball /usr/src/linux-source-6.12.tar.xz]
 Exit: 0 all equal, 1 a mismatch or an error, 77 kernel source unavailable (skip).
 """
 
@@ -64,6 +70,7 @@ class Header:
         self.structs = []   # (kind, tag, [Field]) in file order
         self.enums = []     # (tag or None, [constant names])
         self.macros = []    # object-like #define names with a body
+        self.string_macros = set()  # those whose body is a string literal
         self._parse(open(path).read())
 
     # --- preprocessor lines are taken out first; the rest is tokenized
@@ -76,6 +83,8 @@ class Header:
                 m = re.match(r"#\s*define\s+([A-Za-z_]\w*)(\(?)\s*(.*)$", s)
                 if m and not m.group(2) and m.group(3).strip():
                     self.macros.append(m.group(1))
+                    if m.group(3).strip().startswith('"'):
+                        self.string_macros.add(m.group(1))
                 code_lines.append("")
             else:
                 code_lines.append(line)
@@ -180,9 +189,9 @@ class Header:
                 self._next()
                 return inner
             name = self._next()
-            arrays = self._array_suffix()
+            arrays, flexible = self._array_suffix()
             self._expect(";")
-            out = [Field(name, aggregate=True, array=arrays)]
+            out = [Field(name, aggregate=True, array=arrays, flexible=flexible)]
             if not arrays:
                 out += [Field(f"{name}.{f.path}", f.aggregate, f.array, f.pointer) for f in inner]
             return out
@@ -202,9 +211,9 @@ class Header:
                 raise ParseError(f"{self._where()}: expected a member name, found {name!r}")
             if self._peek() == ":":
                 raise ParseError(f"{self._where()}: bit-field {name!r}: offsetof cannot check it")
-            arrays = self._array_suffix()
+            arrays, flexible = self._array_suffix()
             aggregate = type_toks[0] in ("struct", "union")
-            out.append(Field(name, aggregate, arrays, pointer))
+            out.append(Field(name, aggregate, arrays, pointer, flexible))
             if self._peek() == ",":
                 self._next()
                 base = [t for t in type_toks[:-1] if t != "*"]
@@ -217,17 +226,22 @@ class Header:
         return out
 
     def _array_suffix(self):
-        n = 0
+        """(number of dimensions, True for a flexible array member "[]")."""
+        n, flexible = 0, False
         while self._peek() == "[":
+            self._next()
+            if n == 0 and self._peek() == "]":
+                flexible = True
             while self._next() != "]":
                 pass
             n += 1
-        return n
+        return n, flexible
 
 
 class Field:
-    def __init__(self, path, aggregate=False, array=0, pointer=False):
+    def __init__(self, path, aggregate=False, array=0, pointer=False, flexible=False):
         self.path, self.aggregate, self.array, self.pointer = path, aggregate, array, pointer
+        self.flexible = flexible  # "name[]": sizeof does not apply
 
     @property
     def scalar(self):
@@ -279,7 +293,8 @@ def items_from(headers):
             for f in fields:
                 member = f"((({t} *)0)->{f.path})"
                 add(f"{t}.{f.path}: offsetof", f"offsetof({t}, {f.path})")
-                add(f"{t}.{f.path}: sizeof", f"sizeof{member}")
+                if not f.flexible:
+                    add(f"{t}.{f.path}: sizeof", f"sizeof{member}")
                 if f.scalar:
                     add(f"{t}.{f.path}: signed", f"((__typeof__{member})-1 < 0)")
         for tag, names in h.enums:
@@ -291,19 +306,23 @@ def items_from(headers):
             if guard is None and name.startswith("_UAPI_"):
                 guard = name                       # include guards have no body; belt and braces
                 continue
-            add(f"{name}: value", f"({name})")
+            if name in h.string_macros:
+                add(f"{name}: string", f"({name})")
+            else:
+                add(f"{name}: value", f"({name})")
     return items
 
 
-def write_program(work, items):
+def write_program(work, items, extras):
     """checks.inc has one item a line (so a cc error's line number names the item)."""
     lines = ["/* generated by tb/conformance/abi_check.py: one item a line */"]
     index = {}
     for key, expr in items:
         index[len(lines) + 1] = key
-        lines.append(f'P("{key}", {expr});')
+        printer = "PSTR" if key.endswith(": string") else "P"
+        lines.append(f'{printer}("{key}", {expr});')
     lines.append("#ifdef IOMMUSIM_SIDE_OURS")
-    for key, expr, _ in EXTRAS:
+    for key, expr, _ in extras:
         index[len(lines) + 1] = key
         lines.append(f'P("{key}", {expr});')
     lines.append("#endif")
@@ -317,6 +336,7 @@ MAIN = """\
 #include <stdio.h>
 {includes}
 #define P(key, v) printf("%s\\t%lld\\n", key, (long long)(v))
+#define PSTR(key, v) printf("%s\\t\\"%s\\"\\n", key, (const char *)(v))
 int main(void)
 {{
 #include "checks.inc"
@@ -360,44 +380,68 @@ def compile_and_run(work, side, includes, cflags, index, lines, may_drop):
     values = {}
     for line in r.stdout.splitlines():
         key, _, val = line.rpartition("\t")
-        values[key] = int(val)
+        values[key] = val if val.startswith('"') else int(val)
     return values, dropped
 
 
 def fmt(v):
-    if v is None:
-        return "-"
+    if v is None or isinstance(v, str):
+        return "-" if v is None else v
     return f"{v} (0x{v & 0xffffffffffffffff:x})" if abs(v) > 9 else str(v)
+
+
+# What each --set compares. kernel: (path in the kernel tree, where it is staged under
+# the kernel include folder) in include order; ours: our headers under iommusim/.
+# cflags_kernel: the raw (not headers_install'ed) uAPI header still says __user.
+SETS = {
+    "iommufd": {
+        "kernel": [(linux_source.UAPI_IOMMUFD_H, "linux/iommufd.h", "<linux/iommufd.h>"),
+                   (linux_source.IOMMUFD_TEST_H, "iommufd_test.h", '"iommufd_test.h"')],
+        "ours": ["iommufd.h", "iommufd_test.h"],
+        "extras": EXTRAS,
+        "cflags_kernel": [],
+    },
+    "vfio": {
+        "kernel": [(linux_source.UAPI_VFIO_H, "linux/vfio.h", "<linux/vfio.h>")],
+        "ours": ["vfio.h"],
+        "extras": [],
+        "cflags_kernel": ["-D__user="],
+    },
+}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--work-dir", required=True, help="scratch folder in the build tree")
+    ap.add_argument("--set", choices=sorted(SETS), default="iommufd",
+                    help="which headers to compare (default iommufd)")
     ap.add_argument("--include", default=os.path.join(REPO, "iommufd_api", "include"),
-                    help="folder holding iommusim/iommufd.h and iommusim/iommufd_test.h")
+                    help="folder holding iommusim/<our headers>")
     ap.add_argument("--tarball", default=None, help=f"default {linux_source.DEFAULT_TARBALL}")
     args = ap.parse_args()
+    conf = SETS[args.set]
+    extras = conf["extras"]
 
-    for h in ("iommufd.h", "iommufd_test.h"):
+    for h in conf["ours"]:
         p = os.path.join(args.include, "iommusim", h)
         if not os.path.isfile(p):
             print(f"ERROR: {p}: not found (--include names the folder that holds iommusim/)")
             return 1
 
     ksrc = linux_source.extract_or_exit(args.work_dir, args.tarball)
-    work = os.path.join(args.work_dir, "abi")
+    # One folder per set: ctest may run both sets at once.
+    work = os.path.join(args.work_dir, "abi" if args.set == "iommufd" else f"abi_{args.set}")
     if os.path.isdir(work):
         shutil.rmtree(work)
     kinc = os.path.join(work, "kernel_include")
     os.makedirs(os.path.join(kinc, "linux"))
-    # The kernel's test header includes <linux/iommufd.h>: stage both so that the
-    # system's (older) linux-libc-dev copy is never picked up by mistake.
-    shutil.copy(os.path.join(ksrc, linux_source.UAPI_IOMMUFD_H), os.path.join(kinc, "linux", "iommufd.h"))
-    shutil.copy(os.path.join(ksrc, linux_source.IOMMUFD_TEST_H), os.path.join(kinc, "iommufd_test.h"))
+    # Stage every kernel header (the test header includes <linux/iommufd.h>) so that
+    # the system's (older) linux-libc-dev copy is never picked up by mistake.
+    for rel, staged, _ in conf["kernel"]:
+        shutil.copy(os.path.join(ksrc, rel), os.path.join(kinc, staged))
 
     try:
-        kernel_headers = [Header(os.path.join(ksrc, linux_source.UAPI_IOMMUFD_H)),
-                          Header(os.path.join(ksrc, linux_source.IOMMUFD_TEST_H))]
+        kernel_headers = [Header(os.path.join(ksrc, rel)) for rel, _, _ in conf["kernel"]]
     except ParseError as e:
         print(f"ERROR: parsing the kernel header: {e}")
         return 1
@@ -412,11 +456,12 @@ def main():
             return 1
 
     items = items_from(kernel_headers)
-    index, lines = write_program(work, items)
+    index, lines = write_program(work, items, extras)
     try:
-        kvals, _ = compile_and_run(work, "kernel", ["<linux/iommufd.h>", '"iommufd_test.h"'],
-                                   ["-I", kinc], index, list(lines), may_drop=False)
-        ovals, missing = compile_and_run(work, "ours", ["<iommusim/iommufd.h>", "<iommusim/iommufd_test.h>"],
+        kvals, _ = compile_and_run(work, "kernel", [inc for _, _, inc in conf["kernel"]],
+                                   ["-I", kinc, *conf["cflags_kernel"]], index, list(lines),
+                                   may_drop=False)
+        ovals, missing = compile_and_run(work, "ours", [f"<iommusim/{h}>" for h in conf["ours"]],
                                          ["-I", args.include, "-DIOMMUSIM_SIDE_OURS"], index, lines,
                                          may_drop=True)
     except RuntimeError as e:
@@ -429,7 +474,7 @@ def main():
             problems.append((key, kvals.get(key), None, f"missing in ours ({missing[key]})"))
         elif kvals.get(key) != ovals.get(key):
             problems.append((key, kvals.get(key), ovals.get(key), "differs"))
-    for key, _, (how, want) in EXTRAS:
+    for key, _, (how, want) in extras:
         expect = kvals.get(want) if how == "kernel" else want
         if key in missing:
             problems.append((key, expect, None, f"missing in ours ({missing[key]})"))
@@ -438,8 +483,8 @@ def main():
 
     # Informational: names our headers declare that 6.12 does not (besides EXTRAS).
     try:
-        ours = [Header(os.path.join(args.include, "iommusim", h)) for h in ("iommufd.h", "iommufd_test.h")]
-        known = {k for k, _ in items} | {k for k, _, _ in EXTRAS}
+        ours = [Header(os.path.join(args.include, "iommusim", h)) for h in conf["ours"]]
+        known = {k for k, _ in items} | {k for k, _, _ in extras}
         added = [k for k, _ in items_from(ours) if k not in known]
     except ParseError as e:
         added = [f"(could not list: {e})"]
@@ -449,7 +494,7 @@ def main():
     n_consts = sum(len(n) for h in kernel_headers for _, n in h.enums)
     n_macros = sum(len(h.macros) for h in kernel_headers)
     print(f"Linux 6.12 headers: {n_structs} structs/unions, {n_fields} fields, {n_consts} enum constants, "
-          f"{n_macros} macros -> {len(items)} items compared, plus {len(EXTRAS)} iommusim extensions")
+          f"{n_macros} macros -> {len(items)} items compared, plus {len(extras)} iommusim extensions")
     if added:
         print(f"note: our headers also declare {len(added)} item(s) the 6.12 headers do not (not an error): "
               + ", ".join(sorted({a.split(":")[0] for a in added})))

@@ -23,13 +23,14 @@ TOP_DIR = "linux-source-6.12"  # the tarball's top-level folder
 # Every kernel file any conformance check reads, as paths inside the kernel tree.
 UAPI_IOMMUFD_H = "include/uapi/linux/iommufd.h"
 IOMMUFD_TEST_H = "drivers/iommu/iommufd/iommufd_test.h"
+UAPI_VFIO_H = "include/uapi/linux/vfio.h"
 SELFTEST_FILES = [
     "tools/testing/selftests/iommu/iommufd.c",
     "tools/testing/selftests/iommu/iommufd_utils.h",
     "tools/testing/selftests/kselftest_harness.h",
     "tools/testing/selftests/kselftest.h",
 ]
-ALL_MEMBERS = [UAPI_IOMMUFD_H, IOMMUFD_TEST_H] + SELFTEST_FILES
+ALL_MEMBERS = [UAPI_IOMMUFD_H, IOMMUFD_TEST_H, UAPI_VFIO_H] + SELFTEST_FILES
 
 SKIP = 77  # ctest SKIP_RETURN_CODE
 
