@@ -27,6 +27,16 @@ enum class iommu_status : uint8_t {
   config_abort,       // STE abort / bypass disabled: dropped without an event
 };
 
+// Architecture-neutral class of a fault, so an endpoint can report what kind
+// of fault ended its DMA (dma_test's error code) or decide to raise a page
+// request (translation faults only) without decoding fault_type.
+enum class fault_class : uint8_t {
+  unspecified = 0,  // the IOMMU did not say: endpoints treat it as translation
+  translation,      // no valid translation (invalid descriptor, out of range, AF)
+  permission,       // a translation exists but does not allow the access
+  other,            // configuration, address size, external abort
+};
+
 struct iommu_extension : tlm::tlm_extension<iommu_extension> {
   // --- request (set by the initiator) ---
   uint32_t stream_id = 0;       // SMMU StreamID / PCIe RequesterID (bus:dev.fn)
@@ -40,6 +50,7 @@ struct iommu_extension : tlm::tlm_extension<iommu_extension> {
   // --- response (set by the IOMMU) ---
   iommu_status status = iommu_status::ok;
   uint8_t fault_type = 0;       // architecture-specific code (SMMU event id / VT-d fault reason)
+  fault_class fault_cls = fault_class::unspecified;  // status == fault: what kind
   uint64_t output_addr = 0;     // translated address (also of an ATS completion)
   uint8_t output_page_shift = 12;  // ATS: size of the translated range
   bool out_read = false;        // ATS completion: R
@@ -55,6 +66,7 @@ struct iommu_extension : tlm::tlm_extension<iommu_extension> {
   void reset_response() {
     status = iommu_status::ok;
     fault_type = 0;
+    fault_cls = fault_class::unspecified;
     output_addr = 0;
     output_page_shift = 12;
     out_read = out_write = out_exec = out_priv = false;
