@@ -60,6 +60,8 @@ struct walk_params {
 };
 
 // Per-walk state a format carries down the levels (hierarchical attributes).
+// All zero means "no restriction": a walk resumed from the walk cache starts
+// from walk_state{}, so the engine caches only tables reached with it.
 struct walk_state {
   uint64_t a = 0, b = 0;
 };
@@ -109,6 +111,8 @@ class walk_memory {
  public:
   virtual ~walk_memory() = default;
   virtual bool read64(uint64_t pa, uint64_t *value, timing_ctx &t) = 0;
+  // false only if the access failed; *observed = the value before; the swap
+  // happened if and only if *observed == expected.
   virtual bool cas64(uint64_t pa, uint64_t expected, uint64_t desired, uint64_t *observed,
                      timing_ctx &t) = 0;
 };
