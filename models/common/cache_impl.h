@@ -350,7 +350,8 @@ typename sa_cache<E>::lookup_result sa_cache<E>::lookup(const key_type &key) {
   // hit at probe p costs (p + 1) * lookup_cycles, a miss probes(key) *
   // lookup_cycles. A fully associative cache has one set, so every probe
   // searches the whole cache: a hit is always at probe 0 and a miss still
-  // makes every probe. The hit way is touched in the replacement state.
+  // makes every probe. The hit way is touched in the replacement state. A
+  // miss reports the first probe's set and way 0.
   lookup_result r;
   stats_.lookups++;
   const unsigned n = E::probes(key);
