@@ -15,8 +15,7 @@ struct ste_info;
 struct cd_ttb {
   bool epd = false;           // EPDx: walks through this base disabled
   unsigned tsz = 0;           // TxSZ
-  unsigned tg = 0;            // TGx as encoded (TG0 and TG1 differ)
-  unsigned granule_shift = 0; // 12, 14, 16; 0 if reserved
+  unsigned tg = 0;            // in the TG0 encoding (TG1 converted): 0 4K, 1 64K, 2 16K, 3 reserved
   uint64_t ttb = 0;           // TTBx[51:4]
   bool had = false;           // HADx
 };
@@ -52,11 +51,7 @@ l1cd decode_l1cd(uint64_t raw);
 // §5.4.2: nullptr if the CD is usable, else why it is ILLEGAL (C_BAD_CD).
 const char *cd_illegal_reason(const cd_info &cd, const ste_info &ste, const idr_config &idr);
 
-// Granule log2 of CD.TG0 / CD.TG1 (the encodings differ), 0 if reserved.
-unsigned tg0_granule_shift(unsigned tg0);
-unsigned tg1_granule_shift(unsigned tg1);
-
-// Start level of a VMSAv8-64 walk of ias input bits with this granule.
-int s1_start_level(unsigned ias, unsigned granule_shift);
+// CD.TG1 in the TG0 encoding (0 4K, 1 64K, 2 16K); 3 if reserved.
+unsigned tg1_as_tg0(unsigned tg1);
 
 }  // namespace iommusim::models::smmuv3

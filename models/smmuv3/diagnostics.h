@@ -18,7 +18,7 @@
 #include <systemc>
 
 #include <cstdint>
-#include <deque>
+#include <map>
 #include <set>
 #include <string>
 #include <tuple>
@@ -79,15 +79,15 @@ class diag_engine {
 
   // Unsynced unmaps.
   void open_record(const unsynced_record &r);
-  // A CMD_SYNC completed: every record opened before it is closed.
-  void close_records_before(uint64_t seq);
+  // A CMD_SYNC completed: every record opened before it (all of them, as
+  // commands complete in order) is closed.
+  void close_records() { records_.clear(); max_size_ = 0; }
   uint64_t next_seq() { return ++seq_; }
   bool has_open_records() const { return !records_.empty(); }
-  // The first open, unreported record whose page range holds pa and whose
-  // mapping is not (kind, world, vmid, asid, ia-page); nullptr if none.
-  unsynced_record *find_conflict(uint64_t pa, uint64_t len, bool same_check, uint8_t kind,
-                                 uint8_t world, uint16_t vmid, uint16_t asid, uint64_t ia,
-                                 unsigned page_shift);
+  size_t open_records() const { return records_.size(); }
+  // The first open, unreported record whose page range overlaps [pa, pa +
+  // len) and whose mapping is not `same` (nullptr: any mapping conflicts).
+  unsynced_record *find_conflict(uint64_t pa, uint64_t len, const unsynced_record *same);
 
  private:
   bool stale_on_ = true, unsynced_on_ = true;
@@ -95,7 +95,8 @@ class diag_engine {
   stats_group *stats_ = nullptr;
   std::vector<diag_report> reports_;
   std::set<std::tuple<int, uint32_t, uint32_t, uint64_t, uint64_t, uint64_t>> printed_;
-  std::deque<unsynced_record> records_;
+  std::multimap<uint64_t, unsynced_record> records_;  // by page address
+  uint64_t max_size_ = 0;                             // largest open record
   uint64_t seq_ = 0;
 };
 

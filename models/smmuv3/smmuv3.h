@@ -126,6 +126,7 @@ class smmuv3 : public sc_core::sc_module {
     bool stall = false;          // the stall model applies
     bool abort = true;           // terminate with abort (else RAZ/WI)
     bool silent = false;         // terminate without an event (STE abort, GBPA abort, ATS UR/CA)
+    bool pnu = false, ind = false;  // the access, after STE.PRIVCFG/INSTCFG
     fault_class cls_for_device = fault_class::other;
   };
 
@@ -135,7 +136,8 @@ class smmuv3 : public sc_core::sc_module {
     xl_entry entry;              // translated: the translation used
     uint64_t pa = 0;             // output address of txn.addr
     unsigned page_shift = 12;
-    bool r = true, w = true, x = true, priv_only = false;  // ATS completion permissions
+    bool ats_r = true, ats_w = true, ats_x = true;  // ATS completion permissions
+    bool stalled = false;        // the fault stalled, then was terminated
     fault_info f;
   };
 
@@ -203,8 +205,7 @@ class smmuv3 : public sc_core::sc_module {
   sc_core::sc_event inflight_done_;
 
   // event queue (evtq.cpp)
-  std::deque<event_record> evt_pending_;
-  std::deque<event_record> evt_stall_pending_;
+  std::deque<event_record> evt_pending_;   // stall and non-stall records, in order
   sc_core::sc_event evtq_kick_, evtq_drained_;
   bool evtq_busy_ = false;
 
@@ -230,10 +231,8 @@ class smmuv3 : public sc_core::sc_module {
   latency_histogram *xl_hist_ = nullptr;
 
   // ---------------------------------------------------------------- behaviour
-  // smmuv3.cpp: construction helpers, ports
+  // smmuv3.cpp: ports, memory access helpers
   unsigned tbu_of_port(int port) const;
-  void upstream_b_transport(int port, tlm::tlm_generic_payload &tr, sc_core::sc_time &delay);
-  unsigned upstream_transport_dbg(int port, tlm::tlm_generic_payload &tr);
   bool mem_read(uint64_t pa, void *dst, unsigned len, timing_ctx &t);
   bool mem_write(uint64_t pa, const void *src, unsigned len, timing_ctx &t);
   bool mem_cas(uint64_t pa, uint64_t expected, uint64_t desired, uint64_t *observed, timing_ctx &t);
@@ -250,22 +249,24 @@ class smmuv3 : public sc_core::sc_module {
   bool smmuen() const { return cr0_ & reg::CR0_SMMUEN; }
 
   // translate.cpp: the TBU/TCU pipeline
+  void upstream_b_transport(int port, tlm::tlm_generic_payload &tr, sc_core::sc_time &delay);
+  unsigned upstream_transport_dbg(int port, tlm::tlm_generic_payload &tr);
   xl_result translate(const txn &x, timing_ctx &t);
+  xl_result translate_disabled(const txn &x);
   xl_result translate_untranslated(const txn &x, timing_ctx &t);
-  xl_result tcu_translate(const txn &x, const stream_ctx &ctx, bool force_walk, timing_ctx &t);
-  bool tcu_walk(const txn &x, const stream_ctx &ctx, access_combo combo, main_tlb_entry *out,
-                fault_info *f, timing_ctx &t);
-  xl_result from_entry(const txn &x, const xl_entry &e, access_combo combo, bool tr);
-  void fill_utlb(const txn &x, const xl_entry &e, timing_ctx &t);
-  fault_info permission_fault(const txn &x, const stream_ctx &ctx, const xl_entry &e,
-                              access_combo combo);
-  void decide_fault_handling(fault_info &f, const stream_ctx *ctx);
+  xl_result tcu_path(const txn &x, bool force_walk, timing_ctx &t, stream_ctx *ctx_out);
+  xl_result tcu_translate(const txn &x, const stream_ctx &ctx, const access_kind &acc,
+                          bool force_walk, timing_ctx &t);
+  xl_result translated_result(const txn &x, const xl_entry &e) const;
+  void fill_utlb(const txn &x, const xl_entry &e, const stream_ctx &ctx, timing_ctx &t);
+  void decide_fault_handling(fault_info &f, const stream_ctx *ctx, bool ats_request);
+  event_record make_record(const txn &x, const fault_info &f) const;
   void finish_fault(const txn &x, fault_info &f, timing_ctx &t, int *stall_action);
   void forward_data(tlm::tlm_generic_payload &tr, uint64_t pa, unsigned len, unsigned char *data,
-                    sc_core::sc_time &delay, timing_ctx &t);
+                    timing_ctx &t);
 
   // strtab.cpp / cd.cpp: configuration lookup
-  cfg_result lookup_config(uint32_t sid, bool ssv, uint32_t ssid, bool for_ats, timing_ctx &t);
+  cfg_result lookup_config(uint32_t sid, bool ssv, uint32_t ssid, timing_ctx &t);
   cfg_result fetch_config(uint32_t sid, bool ssv, uint32_t ssid, timing_ctx &t);
   bool fetch_ste(uint32_t sid, ste_info *ste, fault_info *f, timing_ctx &t);
   bool fetch_cd(const ste_info &ste, uint32_t sid, bool ssv, uint32_t ssid, uint32_t index,
@@ -274,29 +275,31 @@ class smmuv3 : public sc_core::sc_module {
                           fault_info *f, uint8_t fetch_event, timing_ctx &t);
 
   // tcu_walk.cpp: walks through the shared engine
-  void make_formats();
-  walk_params s1_params(const stream_ctx &ctx, uint64_t va, int *ttbr, fault_info *f) const;
+  walk_params s1_params(const stream_ctx &ctx, uint64_t va, int *ttbr, uint64_t *ia) const;
   walk_params s2_params(const stream_ctx &ctx) const;
   walk_result walk_stage1(const stream_ctx &ctx, uint64_t va, const access_kind &acc,
                           stage_leaf *leaf, fault_info *f, timing_ctx &t);
   walk_result walk_stage2(const stream_ctx &ctx, uint64_t ipa, const access_kind &acc,
                           stage_leaf *leaf, fault_info *f, unsigned cls, timing_ctx &t);
+  bool stage2_translate(const stream_ctx &ctx, uint64_t ipa, const access_kind &acc,
+                        stage_leaf *leaf, fault_info *f, unsigned cls, timing_ctx &t);
   bool stage2_lookup_or_walk(const stream_ctx &ctx, uint64_t ipa, const access_kind &acc,
                              uint64_t *pa, fault_info *f, unsigned cls, timing_ctx &t);
-  void fill_verdicts(const pt_format &fmt, const walk_params &p, int level, uint64_t desc,
-                     const walk_state &st, stage_leaf *leaf) const;
+  bool tcu_walk(const txn &x, const stream_ctx &ctx, const access_kind &acc, main_tlb_entry *out,
+                fault_info *f, timing_ctx &t);
   static void fault_from_walk(const walk_result &r, bool stage2, unsigned cls, uint64_t ipa,
                               fault_info *f);
-  void wc_lookup_cost(timing_ctx &t, uint32_t cycles);
 
-  // tlbi / cfgi (cmdq.cpp)
+  // cmdq.cpp
   void cmdq_thread();
   uint8_t execute(const command &c, timing_ctx &t);
+  uint8_t do_prefetch(const command &c, timing_ctx &t);
+  uint8_t do_cfgi(const command &c, timing_ctx &t);
+  uint8_t do_tlbi(const command &c, timing_ctx &t);
+  uint8_t do_sync(const command &c, timing_ctx &t);
   uint64_t invalidate_tlbs(const std::function<bool(const xl_entry &)> &pred, bool record_unmap);
   uint64_t invalidate_walk_caches(int stage, const std::function<bool(const wc_entry &)> &pred);
   uint64_t invalidate_config(const std::function<bool(const cfg_key &)> &pred);
-  uint8_t do_tlbi(const command &c, timing_ctx &t);
-  uint8_t do_sync(const command &c, timing_ctx &t);
 
   // evtq.cpp
   void record_event(const event_record &r);
@@ -309,21 +312,22 @@ class smmuv3 : public sc_core::sc_module {
   void auto_page_response(const page_request &req);
 
   // ats.cpp
+  xl_result ats_request(const txn &x, timing_ctx &t);
+  void ats_complete(tlm::tlm_generic_payload &tr, iommu_extension &ext, const xl_result &r);
+  xl_result translate_translated(const txn &x, timing_ctx &t);
   void atc_complete_in(uint32_t sid, uint32_t itag, sc_core::sc_time &delay);
   uint8_t do_atc_inv(const command &c, timing_ctx &t);
   uint8_t do_pri_resp(const command &c, timing_ctx &t);
-  xl_result translate_translated(const txn &x, timing_ctx &t);
-  xl_result ats_request(const txn &x, timing_ctx &t);
 
   // stall.cpp
   int stall_transaction(const txn &x, event_record rec, timing_ctx &t);
-  uint8_t do_resume(const command &c);
-  uint8_t do_stall_term(const command &c);
+  uint8_t do_resume(const command &c, timing_ctx &t);
+  uint8_t do_stall_term(const command &c, timing_ctx &t);
   void terminate_all_stalls();
 
   // gerror.cpp: global errors, interrupts and MSIs
   void raise_gerror(uint32_t bits, timing_ctx *t);
-  void gerrorn_written(uint32_t old_active);
+  void gerrorn_written(uint32_t before);
   void signal_irq(unsigned line, uint64_t msi_cfg0, uint32_t msi_data, uint32_t msi_abt_bit,
                   timing_ctx *t);
   bool send_msi(uint64_t addr, uint32_t data, timing_ctx &t);
@@ -331,8 +335,8 @@ class smmuv3 : public sc_core::sc_module {
 
   // diagnostics.cpp
   void check_stale(const txn &x, const xl_entry &e);
-  void check_unsynced_dma(const txn &x, const xl_entry &e, uint64_t pa, unsigned len);
-  void check_unsynced_fill(const xl_entry &e, uint32_t sid, bool ssv, uint32_t ssid);
+  void check_unsynced_dma(const txn &x, const xl_result &r, uint64_t len);
+  void check_unsynced_fill(const xl_entry &e);
   void check_unsynced_walk(uint64_t desc_pa);
 };
 

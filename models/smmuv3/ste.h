@@ -61,13 +61,4 @@ l1std decode_l1std(uint64_t raw);
 // oas: the implemented OAS in bits.
 const char *ste_illegal_reason(const ste_info &s, const idr_config &idr);
 
-// Stage-2 translation granule log2 (12, 14, 16) of STE.S2TG, 0 if reserved.
-unsigned s2_granule_shift(unsigned s2tg);
-// Effective stage-2 output size in bits: min(S2PS, OAS).
-unsigned s2_output_bits(const ste_info &s, unsigned oas);
-// Stage-2 start level from S2SL0 and the granule (VMSAv8-64 VTCR_EL2.SL0),
-// and how many tables are concatenated there; false if the combination of
-// S2T0SZ/S2SL0/S2TG is not valid (an ILLEGAL STE).
-bool s2_start(const ste_info &s, unsigned oas, int *start_level, unsigned *concat);
-
 }  // namespace iommusim::models::smmuv3

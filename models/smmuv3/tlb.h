@@ -27,38 +27,32 @@ enum class xl_kind : uint8_t { s1 = 1, s2 = 2, nested = 3 };
 enum class xl_world : uint8_t { nsel1 = 0, el2 = 1, el2e2h = 2 };
 
 // The access kinds a cached translation answers for.
-enum access_combo : uint8_t { rd_user, rd_priv, wr_user, wr_priv, ex_user, ex_priv, n_access_combos };
-inline access_combo combo_of(bool write, bool exec, bool priv) {
-  const unsigned base = write ? wr_user : exec ? ex_user : rd_user;
-  return static_cast<access_combo>(base + (priv ? 1 : 0));
-}
-inline access_kind kind_of(access_combo c) {
+inline access_kind make_access(bool write, bool exec, bool priv) {
   access_kind k;
-  k.write = c == wr_user || c == wr_priv;
-  k.exec = c == ex_user || c == ex_priv;
-  k.priv = c == rd_priv || c == wr_priv || c == ex_priv;
+  k.write = write;
+  k.exec = exec && !write;  // an instruction fetch is a read
+  k.priv = priv;
   return k;
 }
 
-// What the leaf of one stage says for an access (decided by the format's
-// check_leaf when the entry is filled).
+// What a cached leaf says for an access.
 enum class perm_verdict : uint8_t {
   ok = 0,
   fault,    // permission fault
-  update,   // allowed only after a hardware update (HTTU dirty state): walk again
+  update,   // allowed only after a hardware update of the dirty state: walk again
 };
 
-// One stage's leaf, as cached.
+// One stage's leaf, as cached: the format's translation (walk.h; permissions
+// as vmsav8.h describes them) and where the descriptor is.
 struct stage_leaf {
   bool present = false;
   int level = 0;
   unsigned granule_shift = 12;
-  unsigned page_shift = 12;    // of this stage's leaf
   uint64_t in_page = 0;        // input address of the leaf's page/block (aligned)
-  uint64_t out_page = 0;       // output address of the page/block (aligned)
-  uint64_t desc = 0;           // the leaf descriptor as used
+  translation x;               // out_addr (aligned), page_shift, permissions, attrs
+  uint64_t desc = 0;           // the leaf descriptor as used (after any HTTU update)
   uint64_t desc_pa = 0;        // where it is
-  std::array<perm_verdict, n_access_combos> perm{};
+  perm_verdict verdict(const access_kind &acc) const;
 };
 
 // The translation a TLB entry holds.
@@ -73,15 +67,15 @@ struct xl_entry {
   uint64_t oa = 0;             // output page, aligned to page_shift
   stage_leaf s1, s2;           // the stages that apply (kind)
 
-  // Combined verdict for an access.
-  perm_verdict verdict(access_combo c) const;
+  // Combined verdict for an access; *stage2 says which stage refused it.
+  perm_verdict verdict(const access_kind &acc, bool *stage2) const;
   bool covers(uint64_t addr) const { return (addr >> page_shift) == (ia >> page_shift); }
   uint64_t out_addr(uint64_t addr) const {
     return oa | (addr & ((uint64_t{1} << page_shift) - 1));
   }
   // The stage-1 output (IPA) for addr of a nested entry.
   uint64_t ipa_of(uint64_t addr) const {
-    return s1.out_page | (addr & ((uint64_t{1} << s1.page_shift) - 1));
+    return s1.x.out_addr | (addr & ((uint64_t{1} << s1.x.page_shift) - 1));
   }
 };
 
@@ -130,6 +124,7 @@ struct utlb_entry : xl_entry {
   uint32_t sid = 0;
   bool ssv = false;
   uint32_t ssid = 0;
+  uint8_t privcfg = 0, instcfg = 0;  // the stream's STE overrides of PnU / InD
   static unsigned probes(const key_type &) { return tlb_size_classes.size(); }
   static uint64_t probe_hash(const key_type &k, unsigned probe) {
     return hash_of(k.ia, tlb_size_classes[probe], k.sid);
@@ -198,8 +193,9 @@ struct wc_key {
 struct wc_entry {
   using key_type = wc_key;
   wc_key tag;
-  uint64_t table = 0;          // next-level table (PA; stage-1 tables when nested: PA after stage 2)
+  uint64_t table = 0;          // next-level table, in the walk's input space (an IPA when nested)
   uint64_t ia = 0;             // an input address the entry was filled for
+  uint8_t shift = 0;           // input bits below prefix: the entry covers [prefix << shift, +2^shift)
   static unsigned probes(const key_type &) { return 1; }
   static uint64_t probe_hash(const key_type &k, unsigned) { return hash_of(k); }
   uint64_t hash() const { return hash_of(tag); }
