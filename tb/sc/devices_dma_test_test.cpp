@@ -76,6 +76,9 @@ struct bench {
         mmio("mmio", mmio_cfg(), mode),
         iommu("iommu", mode),
         dev("dma0", dc, mode) {
+    // Fast mode with a real quantum, so the device runs ahead of the kernel.
+    if (mode == timing_mode::fast)
+      tlm::tlm_global_quantum::instance().set(sc_core::sc_time(1, sc_core::SC_US));
     iommu.offset = kUser;
     iommu.map(0, user.size());  // identity-offset mapping of the whole buffer
     host.socket.bind(mmio.target_socket);

@@ -75,6 +75,18 @@ struct script_initiator : sc_core::sc_module {
   }
 };
 
+// Runs body() in an SC_THREAD (a test's driver of a device API).
+struct script_thread : sc_core::sc_module {
+  std::function<void()> body;
+  bool finished = false;
+  SC_HAS_PROCESS(script_thread);
+  explicit script_thread(sc_core::sc_module_name n) : sc_core::sc_module(n) { SC_THREAD(run); }
+  void run() {
+    if (body) body();
+    finished = true;
+  }
+};
+
 // A target that records what reached it and answers OK (reads return `fill`).
 struct recording_target : sc_core::sc_module {
   tlm_utils::simple_target_socket<recording_target> socket;
