@@ -238,6 +238,11 @@ class smmuv3_driver final : public iommu_driver {
   // Change the STE (and CD 0) of a master to a static domain (abort/bypass).
   void attach_dev_ste(smmu_master &master, iommu_domain *domain, uint64_t ste[8],
                       unsigned s1dss);
+  // ATS for a master: the SMMU and the device support it (§3.9).
+  bool ats_supported(const smmu_master &master) const;
+  // The end of an attach (Linux's arm_smmu_attach_commit): flush the ATC as
+  // the ATS state changes, leave the old domain's device list.
+  void attach_commit(smmu_master &master, iommu_domain *old_domain, bool ats, uint32_t ssid);
   void atc_inv_master(smmu_master &master, uint32_t ssid);
 
   host_bus &bus_;
