@@ -9,10 +9,12 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "iommufd_private.h"
 #include "iommusim/iommufd_sim.h"
+#include "vfio/vfio_device.h"
 
 namespace iommusim::iommufd {
 namespace {
@@ -117,5 +119,37 @@ int iommusim_poll(struct pollfd *fds, nfds_t nfds, int timeout) {
 }
 
 int iommusim_owns_fd(int fd) { return fd_table::get().owns(fd) ? 1 : 0; }
+
+int iommusim_open_path(const char *path, int flags) {
+  if (!path) {
+    errno = EFAULT;
+    return -1;
+  }
+  if (strcmp(path, "/dev/iommu") == 0) return iommusim_open();
+  return syscall_result(vfio::open_cdev(path, flags));
+}
+
+// pread(2)/pwrite(2) check the offset before they look at the descriptor.
+ssize_t iommusim_pread(int fd, void *buf, size_t count, off_t offset) {
+  if (offset < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return with_file<ssize_t>(
+      fd, [&](file *f) { return f->pread(reinterpret_cast<uint64_t>(buf), count, offset); });
+}
+
+ssize_t iommusim_pwrite(int fd, const void *buf, size_t count, off_t offset) {
+  if (offset < 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return with_file<ssize_t>(
+      fd, [&](file *f) { return f->pwrite(reinterpret_cast<uint64_t>(buf), count, offset); });
+}
+
+off_t iommusim_lseek(int fd, off_t offset, int whence) {
+  return with_file<off_t>(fd, [&](file *f) { return static_cast<off_t>(f->llseek(offset, whence)); });
+}
 
 }  // extern "C"

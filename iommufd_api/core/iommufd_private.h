@@ -87,6 +87,10 @@ bool iommufd_lock_obj(iommufd_object *obj);
 struct iommufd_ctx final : public file {
   iommufd_ctx();
   long ioctl(unsigned int cmd, unsigned long arg) override;
+  // /dev/iommu is a character device: pread/pwrite reach vfs_read/vfs_write,
+  // which fail with EINVAL for want of a read/write op.
+  ssize_t pread(uint64_t ubuf, size_t count, int64_t) override { return read(ubuf, count); }
+  ssize_t pwrite(uint64_t ubuf, size_t count, int64_t) override { return write(ubuf, count); }
   void release() override;
 
   std::mutex objects_lock;  // xa_lock(&objects)

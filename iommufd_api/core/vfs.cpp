@@ -43,6 +43,9 @@ void file::put() {
 long file::ioctl(unsigned int, unsigned long) { return -ENOTTY; }
 ssize_t file::read(uint64_t, size_t) { return -EINVAL; }
 ssize_t file::write(uint64_t, size_t) { return -EINVAL; }
+ssize_t file::pread(uint64_t, size_t, int64_t) { return -ESPIPE; }
+ssize_t file::pwrite(uint64_t, size_t, int64_t) { return -ESPIPE; }
+int64_t file::llseek(int64_t, int) { return -ESPIPE; }
 unsigned file::poll() { return POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM; }
 
 void file::set_readable(bool readable) {

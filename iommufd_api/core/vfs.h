@@ -35,6 +35,14 @@ class file {
   virtual long ioctl(unsigned int cmd, unsigned long arg);
   virtual ssize_t read(uint64_t ubuf, size_t count);
   virtual ssize_t write(uint64_t ubuf, size_t count);
+  // pread(2)/pwrite(2) at pos (>= 0; the caller checked). The default is
+  // -ESPIPE, as for the kernel's anon-inode files (fault queue and selftest
+  // access fds), which never get FMODE_PREAD/FMODE_PWRITE.
+  virtual ssize_t pread(uint64_t ubuf, size_t count, int64_t pos);
+  virtual ssize_t pwrite(uint64_t ubuf, size_t count, int64_t pos);
+  // lseek(2). The default is -ESPIPE: in Linux 6.12 a file whose fops have no
+  // .llseek loses FMODE_LSEEK at open (iommufd, its fault fds, VFIO cdevs).
+  virtual int64_t llseek(int64_t offset, int whence);
   // Current poll mask (POLLIN/POLLOUT/...).
   virtual unsigned poll();
 

@@ -40,7 +40,10 @@ IOMMUSIM_API int iommusim_ioctl(int fd, unsigned long request, void *arg);
 /* close(2): destroying the last reference destroys what it owns. */
 IOMMUSIM_API int iommusim_close(int fd);
 
-/* read(2)/write(2): fault records and page responses on a fault queue fd. */
+/*
+ * read(2)/write(2): fault records and page responses on a fault queue fd;
+ * region access at the file position on a VFIO device cdev.
+ */
 IOMMUSIM_API ssize_t iommusim_read(int fd, void *buf, size_t count);
 IOMMUSIM_API ssize_t iommusim_write(int fd, const void *buf, size_t count);
 
@@ -52,6 +55,29 @@ IOMMUSIM_API int iommusim_poll(struct pollfd *fds, nfds_t nfds, int timeout);
 
 /* 1 if the library created fd and it is open, else 0. */
 IOMMUSIM_API int iommusim_owns_fd(int fd);
+
+/*
+ * open(path, flags) of a simulated device node: "/dev/iommu" (as
+ * iommusim_open()) or a VFIO device cdev "/dev/vfio/devices/vfioN" that the
+ * platform registered (see docs/vfio.md). -1 with ENOENT for any other path.
+ */
+IOMMUSIM_API int iommusim_open_path(const char *path, int flags);
+
+/*
+ * pread(2)/pwrite(2): on a VFIO device cdev, region access at the offsets
+ * VFIO_DEVICE_GET_REGION_INFO reports. As in Linux 6.12: EINVAL on an iommufd
+ * (it has no read/write), ESPIPE on a fault queue fd.
+ */
+IOMMUSIM_API ssize_t iommusim_pread(int fd, void *buf, size_t count, off_t offset);
+IOMMUSIM_API ssize_t iommusim_pwrite(int fd, const void *buf, size_t count, off_t offset);
+
+/*
+ * lseek(2). Every file iommusim hands out answers ESPIPE, as in Linux 6.12,
+ * whose iommufd, fault queue and VFIO device fops have no llseek.
+ * iommusim_read()/iommusim_write() on a VFIO cdev use (and advance) the file
+ * position, which starts at 0.
+ */
+IOMMUSIM_API off_t iommusim_lseek(int fd, off_t offset, int whence);
 
 #ifdef __cplusplus
 }
