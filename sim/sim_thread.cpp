@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: MIT
+// The simulation OS thread: one elaboration, sc_start() that suspends when
+// idle, work posted from other threads through an async primitive channel.
+#include "sim/sim_thread.h"
+
+#include <systemc>
+
+#include <cstdio>
+#include <deque>
+#include <exception>
+
+namespace iommusim::sim {
+
+// Lives on the simulation thread; created in main(), never destroyed.
+struct sim_thread::kernel_side : public sc_core::sc_module {
+  // The async channel: other threads push callbacks; update() runs them on
+  // the simulation thread.
+  struct mailbox : public sc_core::sc_prim_channel {
+    mailbox() : sc_core::sc_prim_channel("mailbox") { async_attach_suspending(); }
+    void push(std::function<void()> fn) {
+      {
+        std::lock_guard<std::mutex> l(m);
+        incoming.push_back(std::move(fn));
+      }
+      async_request_update();
+    }
+    void update() override {
+      std::deque<std::function<void()>> batch;
+      {
+        std::lock_guard<std::mutex> l(m);
+        batch.swap(incoming);
+      }
+      for (auto &fn : batch) fn();
+    }
+    std::mutex m;
+    std::deque<std::function<void()>> incoming;
+  };
+
+  SC_HAS_PROCESS(kernel_side);
+  explicit kernel_side(sc_core::sc_module_name n) : sc_core::sc_module(n) {
+    SC_THREAD(executor);
+  }
+
+  // Runs run_in_process() work and the stop request, in arrival order.
+  void executor() {
+    for (;;) {
+      while (work.empty() && !stop_requested) sc_core::wait(work_ev);
+      if (stop_requested) {
+        sc_core::sc_stop();
+        return;
+      }
+      auto fn = std::move(work.front());
+      work.pop_front();
+      fn();
+    }
+  }
+
+  mailbox box;
+  std::deque<std::function<void()>> work;  // simulation thread only
+  sc_core::sc_event work_ev;
+  bool stop_requested = false;
+};
+
+void completion::finish(status s) {
+  sim_thread *owner = nullptr;
+  {
+    std::lock_guard<std::mutex> l(m_);
+    if (st_ != open) return;
+    st_ = s;
+    owner = owner_;
+    owner_ = nullptr;
+  }
+  cv_.notify_all();
+  if (owner) owner->untrack(this);
+}
+
+sim_thread &sim_thread::get() {
+  static sim_thread *t = new sim_thread();  // never destroyed: see the header
+  return *t;
+}
+
+std::shared_ptr<completion> sim_thread::new_request() {
+  auto c = std::make_shared<completion>();
+  std::lock_guard<std::mutex> l(lock_);
+  if (state_.load() != state::running && state_.load() != state::starting) {
+    c->st_ = completion::aborted;
+    return c;
+  }
+  c->owner_ = this;
+  open_[c.get()] = c;
+  return c;
+}
+
+void sim_thread::untrack(completion *c) {
+  std::lock_guard<std::mutex> l(lock_);
+  open_.erase(c);
+}
+
+std::string sim_thread::start(std::function<void()> build) {
+  std::unique_lock<std::mutex> l(lock_);
+  if (state_.load() != state::idle) return "the simulation was already started (SystemC elaborates once per process)";
+  state_ = state::starting;
+  build_done_ = false;
+  thread_ = std::thread([this, b = std::move(build)]() mutable { main(std::move(b)); });
+  cv_.wait(l, [&] { return build_done_; });
+  if (!build_error_.empty()) {
+    l.unlock();
+    if (thread_.joinable()) thread_.join();
+    return build_error_;
+  }
+  return {};
+}
+
+void sim_thread::main(std::function<void()> build) {
+  sim_id_ = std::this_thread::get_id();
+  std::string err;
+  // Report SystemC's own complaints (an unbound port, ...) as exceptions
+  // here, not as a message and an exit.
+  sc_core::sc_report_handler::set_actions(sc_core::SC_ERROR, sc_core::SC_THROW);
+  try {
+    ks_ = new kernel_side("iommusim_kernel");
+    build();
+    // Elaboration and initialisation happen here, so binding errors are
+    // the builder's errors.
+    sc_core::sc_start(sc_core::SC_ZERO_TIME);
+  } catch (const std::exception &e) {
+    err = e.what();
+  } catch (...) {
+    err = "elaboration failed";
+  }
+  {
+    std::lock_guard<std::mutex> l(lock_);
+    build_error_ = err;
+    build_done_ = true;
+    state_ = err.empty() ? state::running : state::stopped;
+  }
+  cv_.notify_all();
+  if (!err.empty()) return;
+
+  // "Simulation stopped by user" is our normal end, not news.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  try {
+    sc_core::sc_start();
+  } catch (const std::exception &e) {
+    std::fprintf(stderr, "iommusim: simulation ended with an error: %s\n", e.what());
+  }
+  std::vector<std::function<void()>> at_end;
+  {
+    std::lock_guard<std::mutex> l(lock_);
+    state_ = state::stopped;
+    at_end.swap(at_end_);
+  }
+  for (auto &fn : at_end) {
+    try {
+      fn();
+    } catch (const std::exception &e) {
+      std::fprintf(stderr, "iommusim: at simulation end: %s\n", e.what());
+    }
+  }
+  // Whoever still waits for the simulation gets a failure, not a hang.
+  std::vector<std::shared_ptr<completion>> open;
+  {
+    std::lock_guard<std::mutex> l(lock_);
+    for (auto &[p, w] : open_)
+      if (auto c = w.lock()) open.push_back(c);
+  }
+  for (auto &c : open) c->abort();
+}
+
+bool sim_thread::post(std::function<void()> fn) {
+  std::lock_guard<std::mutex> l(lock_);
+  const state s = state_.load();
+  if (s != state::running && s != state::starting) return false;
+  if (s == state::starting && !on_sim_thread()) return false;
+  ks_->box.push(std::move(fn));
+  return true;
+}
+
+bool sim_thread::run_in_process(const std::function<void()> &fn) {
+  if (on_sim_thread()) {
+    std::fprintf(stderr, "iommusim: run_in_process called on the simulation thread\n");
+    std::abort();
+  }
+  auto c = new_request();
+  kernel_side *ks = ks_;
+  const bool posted = post([ks, c, &fn] {
+    ks->work.push_back([c, &fn] {
+      fn();
+      c->complete();
+    });
+    ks->work_ev.notify(sc_core::SC_ZERO_TIME);
+  });
+  if (!posted) c->abort();
+  return c->wait();
+}
+
+void sim_thread::at_sim_end(std::function<void()> fn) {
+  std::lock_guard<std::mutex> l(lock_);
+  at_end_.push_back(std::move(fn));
+}
+
+void sim_thread::stop() {
+  if (on_sim_thread()) {
+    std::fprintf(stderr, "iommusim: sim_thread::stop() called on the simulation thread\n");
+    return;
+  }
+  std::lock_guard<std::mutex> g(stop_lock_);
+  {
+    std::lock_guard<std::mutex> l(lock_);
+    if (state_.load() == state::running) {
+      state_ = state::stopping;
+      kernel_side *ks = ks_;
+      ks_->box.push([ks] {
+        ks->stop_requested = true;
+        ks->work_ev.notify(sc_core::SC_ZERO_TIME);
+      });
+    }
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+}  // namespace iommusim::sim
