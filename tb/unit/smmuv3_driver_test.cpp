@@ -25,301 +25,13 @@
 #include "drivers/smmuv3/regs.h"
 #include "drivers/smmuv3/smmuv3_driver.h"
 #include "mock_test_util.h"
+#include "smmuv3_fake_bus.h"
 
 namespace iommusim::test {
 namespace {
 
 using namespace iommusim::iommufd;
 using namespace iommusim::iommufd::smmuv3;
-
-constexpr uint64_t kBase = 0x09000000;
-constexpr uint64_t SZ_4K = 1ULL << 12, SZ_2M = 1ULL << 21, SZ_1G = 1ULL << 30;
-constexpr uint64_t kDoorbell = 0x0c000000;
-
-// ---------------------------------------------------------------------------
-// The fake SMMU.
-class FakeSmmu final : public host_bus {
- public:
-  struct Cmd {
-    uint64_t d[2];
-    uint8_t op() const { return uint8_t(d[0] & 0xff); }
-  };
-  struct RegWrite {
-    uint64_t off;
-    uint64_t val;
-    bool q;
-    bool operator==(const RegWrite &o) const { return off == o.off && val == o.val && q == o.q; }
-  };
-  struct FreeRec {
-    uint64_t pa, bytes;
-    size_t ncmds;  // commands consumed when it was freed
-  };
-
-  FakeSmmu() {
-    idr[0] = uint32_t(idr0::S1P | idr0::S2P | fprep(idr0::TTF, idr0::TTF_AARCH64) |
-                      idr0::COHACC | fprep(idr0::HTTU, idr0::HTTU_ACCESS_DIRTY) | idr0::ATS |
-                      idr0::ASID16 | idr0::MSI | idr0::SEV | idr0::PRI | idr0::VMID16 |
-                      idr0::CD2L | fprep(idr0::TTENDIAN, idr0::TTENDIAN_LE) |
-                      fprep(idr0::STALL_MODEL, 1) | fprep(idr0::ST_LEVEL, idr0::ST_LEVEL_2LVL));
-    idr[1] = uint32_t(fprep(idr1::SIDSIZE, 16) | fprep(idr1::SSIDSIZE, 20) |
-                      fprep(idr1::PRIQS, 8) | fprep(idr1::EVENTQS, 8) | fprep(idr1::CMDQS, 8));
-    idr[5] = uint32_t(fprep(idr5::OAS, 5) | idr5::GRAN4K);
-  }
-
-  // --- configuration ---
-  uint32_t idr[6] = {0, 0, 0, 0, 0, 0};
-  uint32_t iidr = 0x0483043b, aidr = 0x2;
-  bool cr0ack_follows = true;
-  bool consume = true;                   // the command consumer runs
-  std::set<uint8_t> illegal_once;        // opcodes failing once with CERROR_ILL
-  std::set<uint8_t> abort_once;          // ... with CERROR_ABT
-  bool atc_sync_timeout_once = false;    // a CMD_SYNC after ATC_INV fails once
-  int fail_alloc_at = -1;                // the n-th dma_alloc (from 0) fails
-  std::function<void(unsigned)> on_irq_raise;
-
-  // --- observation ---
-  std::vector<RegWrite> writes;
-  std::vector<Cmd> cmds;
-  std::map<uint64_t, uint64_t> allocs;
-  std::vector<FreeRec> frees;
-  std::map<unsigned, std::function<void()>> irqs;
-  uint32_t gerror = 0;
-  uint32_t cmdq_cons = 0, cons_err = 0;
-  uint32_t evtq_prod = 0, priq_prod = 0;
-  uint64_t now = 0;  // ns
-  int nallocs = 0;
-
-  uint64_t reg(uint64_t off) const {
-    auto it = regs_.find(off);
-    return it == regs_.end() ? 0 : it->second;
-  }
-
-  // --- host_bus ---
-  uint32_t readl(uint64_t pa) override {
-    const uint64_t off = pa - kBase;
-    if (off < 0x18) return idr[off / 4];
-    switch (off) {
-      case reg::IIDR: return iidr;
-      case reg::AIDR: return aidr;
-      case reg::CR0ACK: return cr0ack_follows ? uint32_t(reg(reg::CR0)) : 0;
-      case reg::IRQ_CTRLACK: return uint32_t(reg(reg::IRQ_CTRL));
-      case reg::GBPA: return uint32_t(reg(reg::GBPA)) & ~gbpa::UPDATE;
-      case reg::GERROR: return gerror;
-      case reg::CMDQ_CONS: return cmdq_cons | (cons_err << 24);
-      case reg::PAGE1 + reg::EVTQ_PROD: return evtq_prod;
-      case reg::PAGE1 + reg::PRIQ_PROD: return priq_prod;
-      default: return uint32_t(reg(off));
-    }
-  }
-  uint64_t readq(uint64_t pa) override { return reg(pa - kBase); }
-  void writel(uint64_t pa, uint32_t v) override { write(pa - kBase, v, false); }
-  void writeq(uint64_t pa, uint64_t v) override { write(pa - kBase, v, true); }
-
-  void mem_read(uint64_t pa, void *dst, size_t len) override {
-    auto *d = static_cast<uint8_t *>(dst);
-    for (size_t i = 0; i < len; i++) d[i] = byte(pa + i);
-  }
-  void mem_write(uint64_t pa, const void *src, size_t len) override {
-    const auto *s = static_cast<const uint8_t *>(src);
-    for (size_t i = 0; i < len; i++) page(pa + i)[(pa + i) & 4095] = s[i];
-  }
-  uint64_t dma_alloc(uint64_t bytes, uint64_t align) override {
-    EXPECT_GE(align, 4096u);
-    EXPECT_EQ(0u, align & (align - 1));
-    if (nallocs++ == fail_alloc_at) return 0;
-    const uint64_t pa = (next_ + align - 1) & ~(align - 1);
-    next_ = pa + bytes;
-    allocs[pa] = bytes;
-    for (uint64_t p = pa; p < pa + bytes; p += 4096) pages_.erase(p & ~4095ULL);  // zeroed
-    return pa;
-  }
-  void dma_free(uint64_t pa, uint64_t bytes) override {
-    auto it = allocs.find(pa);
-    EXPECT_NE(it, allocs.end()) << "free of " << std::hex << pa;
-    if (it != allocs.end()) {
-      EXPECT_EQ(it->second, bytes);
-      allocs.erase(it);
-    }
-    frees.push_back({pa, bytes, cmds.size()});
-  }
-  bool poll32(uint64_t pa, uint32_t mask, uint32_t want, uint64_t interval,
-              uint64_t timeout) override {
-    if ((readl(pa) & mask) == want) {
-      now += interval;
-      return true;
-    }
-    now += timeout;
-    return false;
-  }
-  bool poll_mem32(uint64_t pa, uint32_t mask, uint32_t want, uint64_t interval,
-                  uint64_t timeout) override {
-    uint32_t v;
-    mem_read(pa, &v, 4);
-    if ((v & mask) == want) {
-      now += interval;
-      return true;
-    }
-    now += timeout;
-    return false;
-  }
-  void delay_ns(uint64_t ns) override { now += ns; }
-  uint64_t now_ps() override { return now * 1000; }
-  int request_irq(unsigned line, std::function<void()> fn) override {
-    if (irqs.count(line)) return -EBUSY;
-    irqs[line] = std::move(fn);
-    return 0;
-  }
-  void free_irq(unsigned line) override { irqs.erase(line); }
-  uint64_t msi_doorbell(unsigned line) override { return kDoorbell + line * 4; }
-
-  // --- test helpers ---
-  uint64_t mem64(uint64_t pa) {
-    uint64_t v;
-    mem_read(pa, &v, 8);
-    return v;
-  }
-  void set_mem64(uint64_t pa, uint64_t v) { mem_write(pa, &v, 8); }
-  void fire(unsigned line) {
-    auto it = irqs.find(line);
-    ASSERT_NE(it, irqs.end()) << "no handler on line " << line;
-    auto fn = it->second;
-    fn();
-  }
-  // Commands consumed since index from, of opcode op.
-  std::vector<Cmd> cmds_of(uint8_t op, size_t from = 0) const {
-    std::vector<Cmd> out;
-    for (size_t i = from; i < cmds.size(); i++)
-      if (cmds[i].op() == op) out.push_back(cmds[i]);
-    return out;
-  }
-
-  // The SMMU's view: the STE of sid (0 if unreachable).
-  uint64_t ste_pa(uint32_t sid) {
-    const uint64_t cfg = reg(reg::STRTAB_BASE_CFG);
-    const uint64_t base = reg(reg::STRTAB_BASE) & strtab::BASE_ADDR_MASK;
-    if (fget(strtab::CFG_FMT, cfg) == strtab::CFG_FMT_LINEAR) return base + sid * 64ULL;
-    const unsigned split = unsigned(fget(strtab::CFG_SPLIT, cfg));
-    const uint64_t l1 = mem64(base + (sid >> split) * 8ULL);
-    if (!fget(strtab::L1_SPAN, l1)) return 0;
-    return (l1 & strtab::L1_L2PTR_MASK) + (sid & ((1u << split) - 1)) * 64ULL;
-  }
-  std::array<uint64_t, 8> ste(uint32_t sid) {
-    std::array<uint64_t, 8> s{};
-    const uint64_t pa = ste_pa(sid);
-    if (pa) mem_read(pa, s.data(), 64);
-    return s;
-  }
-  std::array<uint64_t, 8> cd(const std::array<uint64_t, 8> &s, uint32_t ssid) {
-    std::array<uint64_t, 8> c{};
-    const uint64_t ctx = s[0] & ste::S1CTXPTR_MASK;
-    uint64_t pa;
-    if (fget(ste::S1FMT, s[0]) == ste::S1FMT_LINEAR) {
-      pa = ctx + ssid * 64ULL;
-    } else {
-      const uint64_t l1 = mem64(ctx + (ssid >> 10) * 8ULL);
-      if (!(l1 & cd::L1_V)) return c;
-      pa = (l1 & cd::L1_L2PTR_MASK) + (ssid & 1023) * 64ULL;
-    }
-    mem_read(pa, c.data(), 64);
-    return c;
-  }
-  // Walk a 4K-granule table of 64 - tsz input bits; the leaf and its level
-  // (level -1: no translation), and the address of the descriptor.
-  struct Leaf {
-    uint64_t pte = 0;
-    int level = -1;
-    uint64_t ptep = 0;
-  };
-  Leaf walk(uint64_t ttb, unsigned tsz, uint64_t iova) {
-    const unsigned ias = 64 - tsz;
-    const int levels = int((ias - 12 + 8) / 9);
-    uint64_t table = ttb;
-    for (int lvl = 4 - levels; lvl < 4; lvl++) {
-      const unsigned shift = 12 + 9 * unsigned(3 - lvl);
-      const unsigned bits_here = lvl == 4 - levels ? ias - shift : 9;
-      const uint64_t ptep = table + ((iova >> shift) & ((1ULL << bits_here) - 1)) * 8;
-      const uint64_t e = mem64(ptep);
-      if (!(e & 1)) return {};
-      if (lvl == 3 || (e & 3) == 1) return {e, lvl, ptep};
-      table = e & pte::ADDR_MASK;
-    }
-    return {};
-  }
-
- private:
-  std::map<uint64_t, uint64_t> regs_;
-  std::map<uint64_t, std::vector<uint8_t>> pages_;
-  uint64_t next_ = 0x80000000;
-
-  std::vector<uint8_t> &page(uint64_t pa) {
-    auto &p = pages_[pa & ~4095ULL];
-    if (p.empty()) p.assign(4096, 0);
-    return p;
-  }
-  uint8_t byte(uint64_t pa) const {
-    auto it = pages_.find(pa & ~4095ULL);
-    return it == pages_.end() ? 0 : it->second[pa & 4095];
-  }
-
-  void write(uint64_t off, uint64_t v, bool q) {
-    writes.push_back({off, v, q});
-    regs_[off] = v;
-    if (off == reg::CMDQ_CONS) cmdq_cons = uint32_t(v);
-    if (off == reg::GERRORN && !((gerror ^ uint32_t(v)) & gerror::CMDQ_ERR)) cons_err = 0;
-    if (off == reg::CMDQ_PROD || off == reg::GERRORN || off == reg::CR0) process();
-  }
-  void raise_gerror(uint32_t bit) {
-    gerror ^= bit;
-    if (on_irq_raise) on_irq_raise(2);
-  }
-  // The command consumer: from CONS to PROD while enabled and error-free.
-  void process() {
-    if (!(reg(reg::CR0) & cr0::CMDQEN) || cons_err || !consume) return;
-    const uint64_t qb = reg(reg::CMDQ_BASE);
-    const unsigned log2 = unsigned(qb & 0x1f);
-    const uint64_t base = qb & q::BASE_ADDR_MASK;
-    const uint32_t mask = (2u << log2) - 1;
-    const uint32_t prod = uint32_t(reg(reg::CMDQ_PROD)) & mask;
-    while ((cmdq_cons & mask) != prod) {
-      Cmd c;
-      mem_read(base + (cmdq_cons & ((1u << log2) - 1)) * 16ULL, c.d, 16);
-      if (illegal_once.erase(c.op())) {
-        cons_err = CERROR_ILL;
-        raise_gerror(gerror::CMDQ_ERR);
-        return;
-      }
-      if (abort_once.erase(c.op())) {
-        cons_err = CERROR_ABT;
-        raise_gerror(gerror::CMDQ_ERR);
-        return;
-      }
-      if (c.op() == cmd::SYNC && atc_sync_timeout_once && !cmds.empty() &&
-          cmds.back().op() == cmd::ATC_INV) {
-        atc_sync_timeout_once = false;
-        cons_err = CERROR_ATC_INV_SYNC;
-        raise_gerror(gerror::CMDQ_ERR);
-        return;
-      }
-      cmds.push_back(c);
-      if (c.op() == cmd::SYNC && fget(cmd::SYNC_CS, c.d[0]) == cmd::SYNC_CS_IRQ) {
-        const uint32_t data = uint32_t(c.d[0] >> 32);
-        mem_write(c.d[1] & cmd::SYNC_MSIADDR_MASK, &data, 4);
-      }
-      cmdq_cons = (cmdq_cons + 1) & mask;
-    }
-  }
-};
-
-// A device behind the SMMU.
-struct TestDevice : device {
-  TestDevice(std::string n, std::vector<uint32_t> sids, bool ats = false, bool pri = false)
-      : device(std::move(n)) {
-    ids = std::move(sids);
-    ats_capable = ats;
-    pri_capable = pri;
-    is_pci = true;
-  }
-};
 
 // Field helpers for commands.
 uint32_t cmd_sid(const FakeSmmu::Cmd &c) { return uint32_t(fget(cmd::SID, c.d[0])); }
@@ -722,7 +434,6 @@ TEST_F(Smmuv3Driver, DomainAllocUserRefusesWhatItCannotDo) {
   EXPECT_EQ(-EOPNOTSUPP, r.err());
   TearDown();
   // Without stage 2 there is no nesting parent.
-  bus = FakeSmmu();
   bus.idr[0] &= ~uint32_t(idr0::S2P);
   ASSERT_EQ(0, probe());
   dev = add({1});
@@ -860,6 +571,41 @@ TEST_F(Smmuv3Driver, UnmapOfPartOfABlockSplitsIt) {
   EXPECT_EQ(0x100200000ULL + 6 * SZ_4K + 8, iommu_iova_to_phys(d, SZ_2M + 6 * SZ_4K + 8));
   EXPECT_EQ(5 * SZ_4K, iommu_unmap(d, SZ_2M, 5 * SZ_4K));
   EXPECT_EQ(SZ_2M - 6 * SZ_4K, iommu_unmap(d, SZ_2M + 6 * SZ_4K, SZ_2M - 6 * SZ_4K));
+}
+
+TEST_F(Smmuv3Driver, AllocationFailuresUnwind) {
+  ASSERT_EQ(0, probe());
+  // add_device: the level-2 stream table.
+  bus.fail_alloc_at = bus.nallocs;
+  TestDevice a("a", {0x5000});
+  EXPECT_EQ(-ENOMEM, drv->add_device(a));
+  EXPECT_EQ(nullptr, a.iommu_priv);
+  TestDevice *dev = add({0x5000});  // the StreamID is free again
+  // Domain allocation: the PGD.
+  bus.fail_alloc_at = bus.nallocs;
+  EXPECT_EQ(-ENOMEM, iommu_paging_domain_alloc(*dev).err());
+  // Attach: the CD table. The STE still aborts.
+  auto r = iommu_paging_domain_alloc(*dev);
+  ASSERT_FALSE(r.is_err());
+  iommu_domain *d = r.get();
+  domains.emplace_back(nullptr, d);
+  const size_t cmds = bus.cmds.size();
+  bus.fail_alloc_at = bus.nallocs;
+  EXPECT_EQ(-ENOMEM, iommu_attach_group_handle(d, dev->group, nullptr));
+  EXPECT_EQ(ste::V, ste(0x5000)[0]);
+  EXPECT_EQ(cmds, bus.cmds.size());
+  ASSERT_EQ(0, iommu_attach_group_handle(d, dev->group, nullptr));
+  domains.back().first = dev;
+  // Map: a table in the middle of a walk. The tables this walk installed go
+  // again (after a walk invalidation), nothing is mapped.
+  const size_t allocs = bus.allocs.size();
+  bus.fail_alloc_at = bus.nallocs + 1;  // the level-1 table succeeds, level 2 fails
+  EXPECT_EQ(-ENOMEM, iommu_map(d, 0x40000000, 0x100000000ULL, SZ_4K, IOMMU_READ));
+  EXPECT_EQ(allocs, bus.allocs.size());
+  EXPECT_EQ(0u, iommu_iova_to_phys(d, 0x40000000));
+  ASSERT_EQ(0, iommu_map(d, 0x40000000, 0x100000000ULL, SZ_4K, IOMMU_READ));
+  EXPECT_EQ(0x100000000ULL, iommu_iova_to_phys(d, 0x40000000));
+  EXPECT_EQ(SZ_4K, iommu_unmap(d, 0x40000000, SZ_4K));
 }
 
 // ---------------------------------------------------------------------------

@@ -91,7 +91,7 @@ struct smmu_master {
     std::vector<uint64_t> l2;     // 2-level: PA of each level-2 table
     bool allocated() const { return base != 0; }
   } cdt;
-  bool ats_enabled = false;
+  std::atomic<bool> ats_enabled{false};  // read by invalidations of any thread
   bool stall_enabled = false;
   std::atomic<bool> iopf_enabled{false};  // read by the IRQ thread
   iommu_domain *domain = nullptr; // the domain last attached (blocked before the first)
