@@ -42,6 +42,9 @@ class smmuv3::walk_mem : public walk_memory {
     // §3.13: HTTU updates are atomic read-modify-writes of the descriptor.
     s_->count("httu_updates");
     if (!s_->mem_cas(pa, expected, desired, observed, t)) {
+      // walk.cpp convention: a failed access reports the expected value, so
+      // the engine sees an external abort, not a descriptor that changed.
+      *observed = expected;
       failed_pa = pa;
       failed_on_update = true;
       return false;

@@ -60,6 +60,8 @@ class test_memory : public sc_core::sc_module {
   }
 
   void fail_range(uint64_t lo, uint64_t hi) { fails_.push_back({lo, hi}); }
+  // Only writes (and atomics) to [lo, hi) fail.
+  void fail_write_range(uint64_t lo, uint64_t hi) { write_fails_.push_back({lo, hi}); }
   bool failing(uint64_t a, uint64_t len) const {
     for (auto &[lo, hi] : fails_)
       if (a < hi && a + len > lo) return true;
@@ -114,7 +116,10 @@ class test_memory : public sc_core::sc_module {
     } else {
       delay += sc_time(lat, SC_NS);
     }
-    if (failing(a, len)) {
+    bool fail = failing(a, len);
+    if (!tr.is_read())
+      for (auto &[lo, hi] : write_fails_) fail |= a < hi && a + len > lo;
+    if (fail) {
       tr.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
       return;
     }
@@ -149,7 +154,7 @@ class test_memory : public sc_core::sc_module {
     return len;
   }
   timing_mode mode_;
-  std::vector<std::pair<uint64_t, uint64_t>> fails_;
+  std::vector<std::pair<uint64_t, uint64_t>> fails_, write_fails_;
   std::map<uint64_t, std::unique_ptr<uint8_t[]>> pages_;
 };
 
