@@ -69,7 +69,7 @@ smmuv3::xl_result smmuv3::ats_request(const txn &x, timing_ctx &t) {
     return done(r);
   }
   stream_ctx xctx = ctx;
-  if (eats == 2) xctx.s2 = false;  // split-stage: the response carries the IPA
+  if (eats == 2) xctx.split = true;  // split-stage: the response carries the IPA
   if (!xctx.s1 && !xctx.s2) {      // every stage bypassed (S1DSS): identity
     r.what = outcome::bypass;
     r.pa = x.addr;

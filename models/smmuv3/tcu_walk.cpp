@@ -364,7 +364,7 @@ bool smmuv3::tcu_walk(const txn &x, const stream_ctx &ctx, const access_kind &ac
     if (walk_stage1(ctx, x.addr, acc, &l1, f, t).fault != walk_fault::none) return false;
     e.s1 = l1;
     e.global = ctx.world == xl_world::el2 || !(l1.x.attrs & vmsav8::xa_ng);
-    if (ctx.s2) {
+    if (ctx.s2 && !ctx.split) {
       const uint64_t ipa = l1.x.out_addr | (x.addr & low_mask(l1.x.page_shift));
       stage_leaf l2;
       if (!stage2_translate(ctx, ipa, acc, &l2, f, evt_class::IN, t)) return false;

@@ -150,10 +150,14 @@ struct stream_ctx {
   cd_info cd;
   bool s1 = false;             // stage 1 translates (after S1DSS)
   bool s2 = false;             // stage 2 translates
+  bool split = false;          // split-stage ATS: stop at the stage-1 output (an IPA); stage 2
+                               // still translates the stage-1 table addresses
   xl_world world = xl_world::nsel1;
   uint16_t vmid = 0;
   uint16_t asid = 0;
-  xl_kind kind() const { return s1 && s2 ? xl_kind::nested : s1 ? xl_kind::s1 : xl_kind::s2; }
+  xl_kind kind() const {
+    return s1 && s2 && !split ? xl_kind::nested : s1 ? xl_kind::s1 : xl_kind::s2;
+  }
 };
 
 struct cfg_key {

@@ -247,11 +247,17 @@ struct page_table {
   unsigned concat = 1;
   uint64_t root = 0;
 
+  // Nested stage 1: the tables live at PAs but point at each other by IPA
+  // (ipa = pa + ipa_delta; stage 2 must map them so).
+  int64_t ipa_delta = 0;
+
   page_table(test_memory &m, allocator &a, unsigned g, unsigned ias_bits, int start_level,
-             unsigned concat_tables = 1)
-      : mem(&m), alloc(&a), granule(g), ias(ias_bits), start(start_level), concat(concat_tables) {
+             unsigned concat_tables = 1, int64_t delta = 0)
+      : mem(&m), alloc(&a), granule(g), ias(ias_bits), start(start_level), concat(concat_tables),
+        ipa_delta(delta) {
     root = alloc->alloc(concat * (1ull << g), concat * (1ull << g));
   }
+  uint64_t root_ipa() const { return root + static_cast<uint64_t>(ipa_delta); }
   unsigned level_shift(int l) const { return granule + static_cast<unsigned>(3 - l) * (granule - 3); }
   uint64_t index(int l, uint64_t ia) const {
     const unsigned ls = level_shift(l);
@@ -266,10 +272,10 @@ struct page_table {
       uint64_t desc = mem->read64(a);
       if (!(desc & d::valid)) {
         const uint64_t t = alloc->alloc(1ull << granule, 1ull << granule);
-        desc = t | d::valid | d::page;
+        desc = (t + static_cast<uint64_t>(ipa_delta)) | d::valid | d::page;
         mem->write64(a, desc);
       }
-      table = desc & 0x0000'ffff'ffff'f000ull & ~mask(granule);
+      table = (desc & 0x0000'ffff'ffff'f000ull & ~mask(granule)) - static_cast<uint64_t>(ipa_delta);
     }
     return table + index(level, ia) * 8;
   }
