@@ -54,6 +54,15 @@ void diag_engine::report(diag_report r) {
 }
 
 void diag_engine::open_record(const unsynced_record &r) {
+  // The same translation removed from several caches (main TLB, micro TLBs)
+  // is one unmap.
+  auto [lo, hi] = records_.equal_range(r.pa);
+  for (auto it = lo; it != hi; ++it) {
+    const unsynced_record &o = it->second;
+    if (o.size == r.size && o.kind == r.kind && o.world == r.world && o.vmid == r.vmid &&
+        o.asid == r.asid && o.ia == r.ia)
+      return;
+  }
   if (records_.size() >= max_records_) {
     records_.erase(records_.begin());
     if (stats_) stats_->counter("unsynced_records_dropped")++;
