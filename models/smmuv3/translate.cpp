@@ -446,6 +446,23 @@ void smmuv3::upstream_b_transport(int port, tlm::tlm_generic_payload &tr,
     return r;
   };
 
+  if (tr.get_command() == tlm::TLM_IGNORE_COMMAND && x.at != at_kind::translation_request) {
+    // §7.3.2 F_UUT: a transaction type the SMMU does not support (recorded
+    // whatever SMMUEN; the attributes are the incoming ones).
+    x.addr = base;
+    fault_info f;
+    f.event = evt::F_UUT;
+    f.pnu = x.priv;
+    f.ind = x.exec;
+    int action = -1;
+    finish_fault(x, f, t, &action);
+    ext->status = iommu_status::fault;
+    ext->fault_type = evt::F_UUT;
+    ext->fault_cls = fault_class::other;
+    tr.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
+    return;
+  }
+
   if (x.at == at_kind::translation_request) {
     count("pcie_ats_trans_rq");  // PMCG event 6
     const xl_result r = translate_one(base);

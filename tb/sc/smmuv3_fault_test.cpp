@@ -284,4 +284,31 @@ TEST(smmuv3_fault, ttb1_tbi_and_epd) {
   });
 }
 
+TEST(smmuv3_fault, unsupported_transaction_type) {
+  harness tb("tb", test_config(), timing_mode::cycle);
+  tb.run([&] {
+    tb.setup();
+    tlm::tlm_generic_payload tr;
+    uint64_t v = 0;
+    tr.set_command(tlm::TLM_IGNORE_COMMAND);
+    tr.set_address(0x4321'0000);
+    tr.set_data_ptr(reinterpret_cast<unsigned char *>(&v));
+    tr.set_data_length(8);
+    tr.set_streaming_width(8);
+    iommu_extension ext;
+    ext.stream_id = 6;
+    ext.privileged = true;
+    tr.set_extension(&ext);
+    sc_time d = SC_ZERO_TIME;
+    tb.dev0->b_transport(tr, d);
+    tr.clear_extension(&ext);
+    EXPECT_EQ(tr.get_response_status(), tlm::TLM_GENERIC_ERROR_RESPONSE);
+    EXPECT_EQ(ext.fault_type, evt::F_UUT);
+    const auto ev = tb.events();
+    ASSERT_EQ(ev.size(), 1u);
+    // §7.3.2: StreamID, InputAddr, RnW [99], InD [98], PnU [97] as they came in.
+    expect_record(ev[0], hdr(evt::F_UUT, 6), kRnW | kPnU, 0x4321'0000, 0);
+  });
+}
+
 }  // namespace
