@@ -169,7 +169,7 @@ smmuv3::cfg_result smmuv3::fetch_config(uint32_t sid, bool ssv, uint32_t ssid, t
     return c;
   }
   stream_ctx &ctx = c.ctx;
-  ctx.ste = ste;
+  ctx.ste = ste;  // kept on later failures: a stage-2 fault of a CD fetch obeys S2R/S2S
   ctx.vmid = cfg_.idr.s2p ? static_cast<uint16_t>(cfg_.idr.vmid16 ? ste.vmid : ste.vmid & 0xff) : 0;
   if (!(ste.config & 4)) {  // abort: terminate silently (§5.2 Config)
     c.ok = true;

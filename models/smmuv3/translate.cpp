@@ -228,7 +228,14 @@ smmuv3::xl_result smmuv3::tcu_path(const txn &x, bool force_walk, timing_ctx &t,
   cfg_result c = lookup_config(x.sid, x.ssv, x.ssid, t);
   if (!c.ok) {
     r.f = c.f;
-    decide_fault_handling(r.f, nullptr, false);
+    const bool have_ste = c.ctx.ste.valid;
+    const access_kind acc =
+        have_ste ? effective_access(x.write, x.exec, x.priv, c.ctx.ste.privcfg, c.ctx.ste.instcfg)
+                 : make_access(x.write, x.exec, x.priv);
+    r.f.pnu = acc.priv;
+    r.f.ind = acc.exec;
+    // A stage-2 fault on a CD-table access (CLASS CD) follows STE.S2R/S2S.
+    decide_fault_handling(r.f, have_ste && r.f.s2 ? &c.ctx : nullptr, false);
     return r;
   }
   if (ctx_out) *ctx_out = c.ctx;
