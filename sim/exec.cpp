@@ -1,7 +1,11 @@
 // `iommusim exec [OPTIONS] [--] PROGRAM [ARGS...]`: runs an unmodified
 // program with libiommusim_preload.so in LD_PRELOAD, so its /dev/iommu is the
 // simulator's. The program replaces this process (execvp), so its exit status
-// is the command's.
+// is the command's. With --config PLATFORM (or IOMMUSIM_PLATFORM set), the
+// file is checked first (errors: FILE:LINE:COL: reason, exit 2, the program
+// does not run); the program then gets IOMMUSIM_PLATFORM and
+// libiommusim_autoload.so, which loads the platform at its first open of
+// /dev/iommu or /dev/vfio/devices/*.
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
@@ -17,6 +21,7 @@
 #include <system_error>
 #include <vector>
 
+#include "iommusim/platform.h"
 #include "subcommands.h"
 
 namespace iommusim::cli {
@@ -25,6 +30,9 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kPreloadName = "libiommusim_preload.so";
+constexpr const char* kAutoloadName = "libiommusim_autoload.so";
+// A platform file with errors (as a usage error: nothing ran).
+constexpr int kConfigError = 2;
 // The shell's codes: found but not runnable, and not found.
 constexpr int kCannotExecute = 126;
 constexpr int kNotFound = 127;
@@ -32,24 +40,25 @@ constexpr int kNotFound = 127;
 constexpr int kExecFailed = 125;
 
 struct ExecState {
+    std::string config;             // --config PLATFORM
     std::string program;
     std::vector<std::string> args;  // after PROGRAM, never seen by CLI11
 };
 
 // Where the preload library sits relative to this executable: the build tree
 // (build/sim/iommusim, build/iommufd_api/) and an install prefix (bin/, lib/).
-std::vector<fs::path> preload_candidates() {
+std::vector<fs::path> preload_candidates(const char* name) {
     std::error_code ec;
     const fs::path self = fs::read_symlink("/proc/self/exe", ec);
     if (ec) {
         return {};
     }
     const fs::path dir = self.parent_path();
-    return {dir.parent_path() / "iommufd_api" / kPreloadName, dir.parent_path() / "lib" / kPreloadName};
+    return {dir.parent_path() / "iommufd_api" / name, dir.parent_path() / "lib" / name};
 }
 
-std::optional<fs::path> find_preload(std::vector<fs::path>& looked_in) {
-    looked_in = preload_candidates();
+std::optional<fs::path> find_preload(std::vector<fs::path>& looked_in, const char* name = kPreloadName) {
+    looked_in = preload_candidates(name);
     for (const fs::path& p : looked_in) {
         if (access(p.c_str(), R_OK) == 0) {
             std::error_code ec;
@@ -61,6 +70,35 @@ std::optional<fs::path> find_preload(std::vector<fs::path>& looked_in) {
 }
 
 int run_exec(const ExecState& state) {
+    // The platform: --config, else one already named in the environment.
+    std::string config = state.config;
+    if (const char* env = std::getenv("IOMMUSIM_PLATFORM"); config.empty() && env != nullptr) {
+        config = env;
+    }
+    std::optional<fs::path> autoload;
+    if (!config.empty()) {
+        if (iommusim_platform_validate(config.c_str()) != 0) {
+            fmt::print(stderr, "{}", iommusim_platform_error());
+            return kConfigError;
+        }
+        std::vector<fs::path> looked_in;
+        autoload = find_preload(looked_in, kAutoloadName);
+        if (!autoload) {
+            fmt::print(stderr, "iommusim exec: cannot find {}; looked in:\n", kAutoloadName);
+            for (const fs::path& p : looked_in) {
+                fmt::print(stderr, "  {}\n", p.string());
+            }
+            return kExecFailed;
+        }
+        // The program may change directory before its first open.
+        std::error_code ec;
+        const fs::path abs = fs::absolute(config, ec);
+        if (setenv("IOMMUSIM_PLATFORM", (ec ? fs::path(config) : abs).c_str(), 1) != 0) {
+            fmt::print(stderr, "iommusim exec: cannot set IOMMUSIM_PLATFORM: {}\n", std::strerror(errno));
+            return kExecFailed;
+        }
+    }
+
     std::vector<fs::path> looked_in;
     const std::optional<fs::path> preload = find_preload(looked_in);
     if (!preload) {
@@ -71,8 +109,9 @@ int run_exec(const ExecState& state) {
         return kExecFailed;
     }
 
-    // Ours first, so it sees /dev/iommu before any other preloaded library.
-    std::string value = preload->string();
+    // Ours first, so it sees /dev/iommu before any other preloaded library;
+    // the autoloader before the shim, so the shim's calls reach it first.
+    std::string value = autoload ? autoload->string() + ":" + preload->string() : preload->string();
     if (const char* existing = std::getenv("LD_PRELOAD"); existing != nullptr && *existing != '\0') {
         value += ':';
         value += existing;
@@ -139,11 +178,17 @@ Subcommand add_exec_command(CLI::App& root) {
     auto state = std::make_shared<ExecState>();
     CLI::App* app = root.add_subcommand(
         "exec", "Run PROGRAM with its /dev/iommu served by the simulator (via LD_PRELOAD)");
+    app->add_option("--config", state->config,
+                    "Platform file (.yaml, .yml or .json): PROGRAM's /dev/iommu and "
+                    "/dev/vfio/devices/* are served by the simulated platform it describes")
+        ->type_name("PLATFORM");
     app->add_option("PROGRAM", state->program, "Program to run (searched in PATH)")->required();
     app->footer(
         "Synopsis: iommusim exec [OPTIONS] [--] PROGRAM [ARGS...]\n"
         "Everything after PROGRAM is passed to it unchanged. The exit status is PROGRAM's;\n"
-        "127 if PROGRAM is not found, 126 if it cannot be run, 125 if iommusim itself fails.");
+        "127 if PROGRAM is not found, 126 if it cannot be run, 125 if iommusim itself fails,\n"
+        "2 if the platform file has errors (each printed as FILE:LINE:COL: reason).\n"
+        "Without --config, IOMMUSIM_PLATFORM (if set) names the platform.");
     Subcommand sub;
     sub.app = app;
     sub.run = [state] { return run_exec(*state); };

@@ -15,8 +15,13 @@ irq_controller::irq_controller(sc_core::sc_module_name name, unsigned lines, uin
       lines_(lines),
       msi_base_(msi_base),
       level_(new bool[lines]()),
+      shown_(new bool[lines]()),
+      until_(lines),
       line_names_(lines),
       state_(lines) {
+  SC_METHOD(drop_pulses);
+  sensitive << drop_ev_;
+  dont_initialize();
   msi.register_b_transport(this, &irq_controller::b_transport);
   msi.register_transport_dbg(this, &irq_controller::transport_dbg);
   for (unsigned i = 0; i < lines_; i++) line_names_[i] = "line" + std::to_string(i);
@@ -41,24 +46,46 @@ void irq_controller::name_line(unsigned line, const std::string &name) {
 }
 
 void irq_controller::trace(sc_core::sc_trace_file *tf, const std::string &prefix) {
-  for (unsigned i = 0; i < lines_; i++) sc_core::sc_trace(tf, level_[i], prefix + line_names_[i]);
+  for (unsigned i = 0; i < lines_; i++) sc_core::sc_trace(tf, shown_[i], prefix + line_names_[i]);
 }
 
 void irq_controller::set_level(unsigned line, bool level) {
   if (line >= lines_) return;
   const bool was = level_[line];
   level_[line] = level;
-  if (level && !was) queue_line(line);
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  if (level && !was) {
+    shown_[line] = true;
+    until_[line] = now + sc_core::sc_time(kPulseNs, sc_core::SC_NS);
+    drop_ev_.notify(sc_core::sc_time(kPulseNs, sc_core::SC_NS));
+    queue_line(line);
+  } else if (!level && now >= until_[line]) {
+    shown_[line] = false;
+  }
 }
 
 void irq_controller::pulse(unsigned line) {
   if (line >= lines_) return;
-  // A pulse shows in a trace only if time passes while it is high; the level
-  // is left high until the handler has been queued and dropped right away, so
-  // the VCD records the edge in the delta cycle it happened.
-  level_[line] = true;
-  queue_line(line);
-  level_[line] = false;
+  set_level(line, true);
+  set_level(line, false);
+}
+
+void irq_controller::drop_pulses() {
+  const sc_core::sc_time now = sc_core::sc_time_stamp();
+  bool more = false;
+  sc_core::sc_time next;
+  for (unsigned i = 0; i < lines_; i++) {
+    if (!shown_[i] || level_[i]) continue;
+    if (now >= until_[i]) {
+      shown_[i] = false;
+    } else if (!more || until_[i] < next) {
+      // An edge later than the one this wake-up was for (a pending
+      // notification keeps the earlier time).
+      more = true;
+      next = until_[i];
+    }
+  }
+  if (more) drop_ev_.notify(next - now);
 }
 
 void irq_controller::queue_line(unsigned line) {

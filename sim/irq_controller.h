@@ -38,9 +38,12 @@ namespace iommusim::sim {
 class irq_controller : public sc_core::sc_module {
  public:
   static constexpr uint64_t kDoorbellStride = 4096;
+  // How long a pulse (an MSI, a model's pulsed line) stays visible in traces.
+  static constexpr double kPulseNs = 1.0;
 
   tlm_utils::multi_passthrough_target_socket<irq_controller> msi;
 
+  SC_HAS_PROCESS(irq_controller);
   irq_controller(sc_core::sc_module_name name, unsigned lines, uint64_t msi_base);
   ~irq_controller() override;
 
@@ -88,7 +91,11 @@ class irq_controller : public sc_core::sc_module {
 
   const unsigned lines_;
   const uint64_t msi_base_;
-  std::unique_ptr<bool[]> level_;   // traced; simulation thread only
+  void drop_pulses();
+  std::unique_ptr<bool[]> level_;   // as the models drive it (simulation thread)
+  std::unique_ptr<bool[]> shown_;   // traced: high for at least kPulse after an edge
+  std::vector<sc_core::sc_time> until_;
+  sc_core::sc_event drop_ev_;
   std::vector<std::string> line_names_;
 
   std::mutex m_;                    // leaf lock: never held across wait() or a handler

@@ -3,6 +3,8 @@
 // registering the devices, and the platform's life until process exit.
 #include "sim/platform.h"
 
+#include <unistd.h>
+
 #include <systemc>
 #include <tlm>
 
@@ -97,7 +99,8 @@ struct platform::frames : public models::frame_backing {
   }
 };
 
-platform::platform(platform_config cfg) : cfg_(std::move(cfg)), frames_(std::make_unique<frames>()) {}
+platform::platform(platform_config cfg)
+    : cfg_(std::move(cfg)), frames_(std::make_unique<frames>()), owner_pid_(getpid()) {}
 
 platform *platform::current() { return g_platform.load(); }
 
@@ -431,6 +434,9 @@ void platform::shutdown() {
   static std::mutex m;
   std::lock_guard<std::mutex> l(m);
   if (shut_down_) return;
+  // A forked child has a copy of the platform but none of its threads: the
+  // parent owns the simulation and its outputs.
+  if (getpid() != owner_pid_) return;
   sim_thread &sim = sim_thread::get();
   if (sim.on_sim_thread()) {
     std::fprintf(stderr, "iommusim: the platform cannot be shut down from the simulation thread\n");

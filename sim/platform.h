@@ -156,6 +156,7 @@ class platform {
   std::unique_ptr<txn_log> log_;
   std::string vcd_path_;       // what SystemC writes (".vcd" appended by it)
   bool shut_down_ = false;
+  int owner_pid_ = 0;          // the process that built it (not a forked child)
 };
 
 }  // namespace iommusim::sim

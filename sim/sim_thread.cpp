@@ -3,11 +3,14 @@
 // idle, work posted from other threads through an async primitive channel.
 #include "sim/sim_thread.h"
 
+#include <pthread.h>
+
 #include <systemc>
 
 #include <cstdio>
 #include <deque>
 #include <exception>
+#include <new>
 
 namespace iommusim::sim {
 
@@ -97,6 +100,21 @@ void sim_thread::untrack(completion *c) {
 }
 
 std::string sim_thread::start(std::function<void()> build) {
+  // A child forked after the start has no simulation thread: there the
+  // simulation counts as stopped, so HostBus calls fail at once instead of
+  // waiting forever, and nothing tries to join a thread it does not have.
+  static const bool atfork = [] {
+    pthread_atfork(nullptr, nullptr, [] {
+      sim_thread &t = sim_thread::get();
+      // Another thread of the parent may have held the lock at the fork.
+      new (&t.lock_) std::mutex();
+      t.forked_ = true;
+      t.state_ = state::stopped;
+      t.open_.clear();
+    });
+    return true;
+  }();
+  (void)atfork;
   std::unique_lock<std::mutex> l(lock_);
   if (state_.load() != state::idle) return "the simulation was already started (SystemC elaborates once per process)";
   state_ = state::starting;
@@ -117,6 +135,10 @@ void sim_thread::main(std::function<void()> build) {
   // Report SystemC's own complaints (an unbound port, ...) as exceptions
   // here, not as a message and an exit.
   sc_core::sc_report_handler::set_actions(sc_core::SC_ERROR, sc_core::SC_THROW);
+  // Informational messages of the kernel (the trace time unit, "simulation
+  // stopped by user" at our normal end) are not news.
+  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
+  sc_core::sc_report_handler::set_actions("tracing timescale unit set", sc_core::SC_DO_NOTHING);
   try {
     ks_ = new kernel_side("iommusim_kernel");
     build();
@@ -137,8 +159,6 @@ void sim_thread::main(std::function<void()> build) {
   cv_.notify_all();
   if (!err.empty()) return;
 
-  // "Simulation stopped by user" is our normal end, not news.
-  sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   try {
     sc_core::sc_start();
   } catch (const std::exception &e) {
@@ -204,6 +224,7 @@ void sim_thread::stop() {
     std::fprintf(stderr, "iommusim: sim_thread::stop() called on the simulation thread\n");
     return;
   }
+  if (forked_) return;
   std::lock_guard<std::mutex> g(stop_lock_);
   {
     std::lock_guard<std::mutex> l(lock_);

@@ -116,6 +116,7 @@ class sim_thread {
   kernel_side *ks_ = nullptr;     // created on the simulation thread, never freed
   std::vector<std::function<void()>> at_end_;
   std::mutex stop_lock_;          // serialises stop() callers
+  bool forked_ = false;           // this process is a child forked after start()
   friend class completion;
   void untrack(completion *c);
   std::map<completion *, std::weak_ptr<completion>> open_;  // under lock_
