@@ -1,7 +1,8 @@
-// libiommusim_preload.so: lets an unmodified program use /dev/iommu against
-// the simulator. It interposes the libc entry points a program reaches
-// /dev/iommu through and hands calls on the simulator's descriptors to the C
-// API (iommusim/iommufd_sim.h); every other call goes to the next definition
+// libiommusim_preload.so: lets an unmodified program use /dev/iommu, and the
+// VFIO device cdevs the simulated platform registers (/dev/vfio/devices/vfioN),
+// against the simulator. It interposes the libc entry points a program reaches
+// them through and hands calls on the simulator's descriptors to the C API
+// (iommusim/iommufd_sim.h); every other call goes to the next definition
 // (libc) untouched. Run a program under it with `iommusim exec PROGRAM`.
 //
 // Rules this file keeps:
@@ -44,11 +45,15 @@ int __open64_2(const char* path, int flags);
 int __openat_2(int dirfd, const char* path, int flags);
 int __openat64_2(int dirfd, const char* path, int flags);
 ssize_t __read_chk(int fd, void* buf, size_t nbytes, size_t buflen);
+ssize_t __pread_chk(int fd, void* buf, size_t nbytes, off_t offset, size_t buflen);
+ssize_t __pread64_chk(int fd, void* buf, size_t nbytes, off64_t offset, size_t buflen);
 int __poll_chk(struct pollfd* fds, nfds_t nfds, int timeout, size_t fdslen);
 int __ppoll_chk(struct pollfd* fds, nfds_t nfds, const struct timespec* timeout,
                 const sigset_t* sigmask, size_t fdslen);
 [[noreturn]] void __chk_fail(void);
 }
+
+static_assert(sizeof(off_t) == 8 && sizeof(off64_t) == 8, "64-bit file offsets");
 
 namespace {
 
@@ -91,6 +96,14 @@ using ReadChkFn = ssize_t (*)(int, void*, size_t, size_t);
 using PollChkFn = int (*)(struct pollfd*, nfds_t, int, size_t);
 using PpollChkFn = int (*)(struct pollfd*, nfds_t, const struct timespec*, const sigset_t*,
                            size_t);
+using PreadFn = ssize_t (*)(int, void*, size_t, off_t);
+using Pread64Fn = ssize_t (*)(int, void*, size_t, off64_t);
+using PwriteFn = ssize_t (*)(int, const void*, size_t, off_t);
+using Pwrite64Fn = ssize_t (*)(int, const void*, size_t, off64_t);
+using LseekFn = off_t (*)(int, off_t, int);
+using Lseek64Fn = off64_t (*)(int, off64_t, int);
+using PreadChkFn = ssize_t (*)(int, void*, size_t, off_t, size_t);
+using Pread64ChkFn = ssize_t (*)(int, void*, size_t, off64_t, size_t);
 
 constinit RealFn<OpenFn> real_open("open");
 constinit RealFn<OpenFn> real_open64("open64");
@@ -109,6 +122,14 @@ constinit RealFn<PpollFn> real_ppoll("ppoll");
 constinit RealFn<ReadChkFn> real_read_chk("__read_chk");
 constinit RealFn<PollChkFn> real_poll_chk("__poll_chk");
 constinit RealFn<PpollChkFn> real_ppoll_chk("__ppoll_chk");
+constinit RealFn<PreadFn> real_pread("pread");
+constinit RealFn<Pread64Fn> real_pread64("pread64");
+constinit RealFn<PwriteFn> real_pwrite("pwrite");
+constinit RealFn<Pwrite64Fn> real_pwrite64("pwrite64");
+constinit RealFn<LseekFn> real_lseek("lseek");
+constinit RealFn<Lseek64Fn> real_lseek64("lseek64");
+constinit RealFn<PreadChkFn> real_pread_chk("__pread_chk");
+constinit RealFn<Pread64ChkFn> real_pread64_chk("__pread64_chk");
 
 // ---------------------------------------------------------------------------
 // Reentrancy guard and ownership.
@@ -125,9 +146,10 @@ public:
     LibraryCall& operator=(const LibraryCall&) = delete;
 };
 
-// Until the program has opened /dev/iommu through us, no descriptor can be
-// the library's, and the shim stays a pure pass-through that never calls into
-// libiommusim (so programs that never touch /dev/iommu are not disturbed).
+// Until the program has opened /dev/iommu (or a VFIO cdev) through us, no
+// descriptor can be the library's, and the shim stays a pure pass-through that
+// never calls into libiommusim (so programs that never touch them are not
+// disturbed).
 std::atomic<bool> routed_an_open{false};
 
 bool owned(int fd) {
@@ -217,6 +239,41 @@ int open_iommufd(int flags) {
     return fd;
 }
 
+// Recognising a VFIO device cdev. Only absolute paths under the cdev folder
+// are candidates (one strncmp for every other path); the library decides
+// whether one names a device the platform registered. A path it does not know
+// goes on to libc, which opens a real node or fails as it would anyway.
+constexpr char kVfioCdevDir[] = "/dev/vfio/devices/";
+
+bool may_name_vfio_cdev(const char* path) {
+    return in_library == 0 && path != nullptr &&
+           std::strncmp(path, kVfioCdevDir, sizeof(kVfioCdevDir) - 1) == 0;
+}
+
+// True if the library opened path; *fd is then the open's result.
+bool open_vfio_cdev(const char* path, int flags, int* fd) {
+    const int saved = errno;
+    int rc;
+    {
+        LibraryCall guard;
+        rc = iommusim_open_path(path, flags);
+    }
+    if (rc < 0 && errno == ENOENT) {
+        errno = saved;
+        return false;
+    }
+    if (rc >= 0) {
+        routed_an_open.store(true, std::memory_order_release);
+        if ((flags & O_CLOEXEC) != 0) {
+            const int saved_cloexec = errno;
+            fcntl(rc, F_SETFD, FD_CLOEXEC);
+            errno = saved_cloexec;
+        }
+    }
+    *fd = rc;
+    return true;
+}
+
 // open(2) reads a mode argument only when the file may be created.
 bool takes_mode(int flags) {
     return (flags & O_CREAT) != 0 || (flags & O_TMPFILE) == O_TMPFILE;
@@ -275,6 +332,9 @@ IOMMUSIM_EXPORT int open(const char* path, int flags, ...) {
     if (names_dev_iommu(AT_FDCWD, path)) {
         return open_iommufd(flags);
     }
+    if (int fd; may_name_vfio_cdev(path) && open_vfio_cdev(path, flags, &fd)) {
+        return fd;
+    }
     mode_t mode = 0;
     if (takes_mode(flags)) {
         va_list ap;
@@ -288,6 +348,9 @@ IOMMUSIM_EXPORT int open(const char* path, int flags, ...) {
 IOMMUSIM_EXPORT int open64(const char* path, int flags, ...) {
     if (names_dev_iommu(AT_FDCWD, path)) {
         return open_iommufd(flags);
+    }
+    if (int fd; may_name_vfio_cdev(path) && open_vfio_cdev(path, flags, &fd)) {
+        return fd;
     }
     mode_t mode = 0;
     if (takes_mode(flags)) {
@@ -303,6 +366,9 @@ IOMMUSIM_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
     if (names_dev_iommu(dirfd, path)) {
         return open_iommufd(flags);
     }
+    if (int fd; may_name_vfio_cdev(path) && open_vfio_cdev(path, flags, &fd)) {
+        return fd;
+    }
     mode_t mode = 0;
     if (takes_mode(flags)) {
         va_list ap;
@@ -316,6 +382,9 @@ IOMMUSIM_EXPORT int openat(int dirfd, const char* path, int flags, ...) {
 IOMMUSIM_EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
     if (names_dev_iommu(dirfd, path)) {
         return open_iommufd(flags);
+    }
+    if (int fd; may_name_vfio_cdev(path) && open_vfio_cdev(path, flags, &fd)) {
+        return fd;
     }
     mode_t mode = 0;
     if (takes_mode(flags)) {
@@ -334,12 +403,18 @@ IOMMUSIM_EXPORT int __open_2(const char* path, int flags) {
     if (!takes_mode(flags) && names_dev_iommu(AT_FDCWD, path)) {
         return open_iommufd(flags);
     }
+    if (int fd; !takes_mode(flags) && may_name_vfio_cdev(path) && open_vfio_cdev(path, flags, &fd)) {
+        return fd;
+    }
     return real_open_2.get()(path, flags);
 }
 
 IOMMUSIM_EXPORT int __open64_2(const char* path, int flags) {
     if (!takes_mode(flags) && names_dev_iommu(AT_FDCWD, path)) {
         return open_iommufd(flags);
+    }
+    if (int fd; !takes_mode(flags) && may_name_vfio_cdev(path) && open_vfio_cdev(path, flags, &fd)) {
+        return fd;
     }
     return real_open64_2.get()(path, flags);
 }
@@ -348,12 +423,18 @@ IOMMUSIM_EXPORT int __openat_2(int dirfd, const char* path, int flags) {
     if (!takes_mode(flags) && names_dev_iommu(dirfd, path)) {
         return open_iommufd(flags);
     }
+    if (int fd; !takes_mode(flags) && may_name_vfio_cdev(path) && open_vfio_cdev(path, flags, &fd)) {
+        return fd;
+    }
     return real_openat_2.get()(dirfd, path, flags);
 }
 
 IOMMUSIM_EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
     if (!takes_mode(flags) && names_dev_iommu(dirfd, path)) {
         return open_iommufd(flags);
+    }
+    if (int fd; !takes_mode(flags) && may_name_vfio_cdev(path) && open_vfio_cdev(path, flags, &fd)) {
+        return fd;
     }
     return real_openat64_2.get()(dirfd, path, flags);
 }
@@ -403,6 +484,80 @@ IOMMUSIM_EXPORT ssize_t write(int fd, const void* buf, size_t count) {
         return iommusim_write(fd, buf, count);
     }
     return real_write.get()(fd, buf, count);
+}
+
+// Positioned I/O: region access on a VFIO cdev. off_t and off64_t are the same
+// 64-bit type on the hosts iommusim runs on (x86-64, AArch64), so both entry
+// points share the C API's calls.
+IOMMUSIM_EXPORT ssize_t pread(int fd, void* buf, size_t count, off_t offset) {
+    if (owned(fd)) {
+        LibraryCall guard;
+        return iommusim_pread(fd, buf, count, offset);
+    }
+    return real_pread.get()(fd, buf, count, offset);
+}
+
+IOMMUSIM_EXPORT ssize_t pread64(int fd, void* buf, size_t count, off64_t offset) {
+    if (owned(fd)) {
+        LibraryCall guard;
+        return iommusim_pread(fd, buf, count, offset);
+    }
+    return real_pread64.get()(fd, buf, count, offset);
+}
+
+IOMMUSIM_EXPORT ssize_t __pread_chk(int fd, void* buf, size_t nbytes, off_t offset, size_t buflen) {
+    if (owned(fd)) {
+        if (nbytes > buflen) {
+            __chk_fail();
+        }
+        LibraryCall guard;
+        return iommusim_pread(fd, buf, nbytes, offset);
+    }
+    return real_pread_chk.get()(fd, buf, nbytes, offset, buflen);
+}
+
+IOMMUSIM_EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t nbytes, off64_t offset,
+                                      size_t buflen) {
+    if (owned(fd)) {
+        if (nbytes > buflen) {
+            __chk_fail();
+        }
+        LibraryCall guard;
+        return iommusim_pread(fd, buf, nbytes, offset);
+    }
+    return real_pread64_chk.get()(fd, buf, nbytes, offset, buflen);
+}
+
+IOMMUSIM_EXPORT ssize_t pwrite(int fd, const void* buf, size_t count, off_t offset) {
+    if (owned(fd)) {
+        LibraryCall guard;
+        return iommusim_pwrite(fd, buf, count, offset);
+    }
+    return real_pwrite.get()(fd, buf, count, offset);
+}
+
+IOMMUSIM_EXPORT ssize_t pwrite64(int fd, const void* buf, size_t count, off64_t offset) {
+    if (owned(fd)) {
+        LibraryCall guard;
+        return iommusim_pwrite(fd, buf, count, offset);
+    }
+    return real_pwrite64.get()(fd, buf, count, offset);
+}
+
+IOMMUSIM_EXPORT off_t lseek(int fd, off_t offset, int whence) __THROW {
+    if (owned(fd)) {
+        LibraryCall guard;
+        return iommusim_lseek(fd, offset, whence);
+    }
+    return real_lseek.get()(fd, offset, whence);
+}
+
+IOMMUSIM_EXPORT off64_t lseek64(int fd, off64_t offset, int whence) __THROW {
+    if (owned(fd)) {
+        LibraryCall guard;
+        return iommusim_lseek(fd, offset, whence);
+    }
+    return real_lseek64.get()(fd, offset, whence);
 }
 
 // glibc declares poll's array write-only (access attribute), but its events
