@@ -161,7 +161,6 @@ class smmuv3_driver final : public iommu_driver {
  private:
   friend class smmu_domain;
   friend class smmu_static_domain;
-  friend class smmuv3_test_access;  // unit tests
 
   // smmuv3_driver.cpp
   int hw_probe();
