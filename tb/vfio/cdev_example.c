@@ -5,8 +5,10 @@
  * an IOAS, attach, mmap 1 MiB and map it at IOVA 0 with IOMMU_IOAS_MAP. Then
  * it does what the documentation leaves to "other device operations": finds
  * BAR0 with VFIO_DEVICE_GET_REGION_INFO and drives the DMA test device
- * (docs/platform.md) through pread/pwrite of its registers, and checks that
- * the device's DMA landed in the mapped buffer — a copy, then a fill.
+ * (docs/platform.md) through pread/pwrite of its registers, waits for its
+ * completion interrupt on an eventfd (MSI-X vector 0, VFIO_DEVICE_SET_IRQS),
+ * and checks that the device's DMA landed in the mapped buffer — a copy, then
+ * a fill.
  *
  * Plain C against <linux/vfio.h> and <linux/iommufd.h> only (the build puts
  * iommusim's 6.12 headers there), so it runs on a real 6.12 kernel with a
@@ -21,11 +23,13 @@
 #include <inttypes.h>
 #include <linux/iommufd.h>
 #include <linux/vfio.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
@@ -60,6 +64,7 @@
 	} while (0)
 
 static int cdev_fd = -1;
+static int irq_fd = -1; /* the eventfd on MSI-X vector 0 */
 static uint64_t bar0;
 
 static uint64_t reg_read(unsigned off)
@@ -77,13 +82,20 @@ static void reg_write(unsigned off, uint64_t v)
 		FAIL("pwrite of BAR0 register 0x%02x", off);
 }
 
-/* Start a transfer and wait (up to 30 s of host time) for DONE. */
+/* Start a transfer, wait (up to 30 s of host time) for its interrupt, and
+ * return STATUS once DONE or ERROR. */
 static uint64_t run_dma(void)
 {
+	struct pollfd pfd = { .fd = irq_fd, .events = POLLIN };
 	struct timespec start, now;
-	uint64_t status;
+	uint64_t status, count;
 
 	reg_write(DMA_GO, 1);
+	if (poll(&pfd, 1, 30000) != 1)
+		FAIL("no completion interrupt on the MSI-X eventfd within 30 s (STATUS 0x%" PRIx64 ")",
+		     reg_read(DMA_STATUS));
+	if (read(irq_fd, &count, sizeof(count)) != sizeof(count) || count < 1)
+		FAIL("read of the interrupt eventfd");
 	clock_gettime(CLOCK_MONOTONIC, &start);
 	for (;;) {
 		status = reg_read(DMA_STATUS);
@@ -137,6 +149,17 @@ int main(int argc, char **argv)
 	};
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 	struct vfio_region_info region = { .argsz = sizeof(region) };
+	struct vfio_irq_info irq_info = { .argsz = sizeof(irq_info),
+					  .index = VFIO_PCI_MSIX_IRQ_INDEX };
+	struct {
+		struct vfio_irq_set set;
+		int32_t fd;
+	} irq_set = { { .argsz = sizeof(irq_set),
+			.flags = VFIO_IRQ_SET_DATA_EVENTFD | VFIO_IRQ_SET_ACTION_TRIGGER,
+			.index = VFIO_PCI_MSIX_IRQ_INDEX,
+			.start = 0,
+			.count = 1 },
+		      -1 };
 	struct vfio_device_detach_iommufd_pt detach = { .argsz = sizeof(detach) };
 	struct iommu_ioas_unmap unmap = { .size = sizeof(unmap) };
 	const uint64_t half = MAP_LEN / 2, copy_len = 64 * 1024;
@@ -198,6 +221,21 @@ int main(int argc, char **argv)
 		     reg_read(DMA_ID));
 	}
 
+	/* Its completion interrupt: MSI-X vector 0, signalled on an eventfd. */
+	if (ioctl(cdev_fd, VFIO_DEVICE_GET_IRQ_INFO, &irq_info))
+		FAIL("VFIO_DEVICE_GET_IRQ_INFO(MSI-X)");
+	if (irq_info.count < 1 || !(irq_info.flags & VFIO_IRQ_INFO_EVENTFD)) {
+		errno = ENODEV;
+		FAIL("no MSI-X vector with an eventfd (count %u, flags 0x%x)", irq_info.count,
+		     irq_info.flags);
+	}
+	irq_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (irq_fd < 0)
+		FAIL("eventfd");
+	irq_set.fd = irq_fd;
+	if (ioctl(cdev_fd, VFIO_DEVICE_SET_IRQS, &irq_set))
+		FAIL("VFIO_DEVICE_SET_IRQS(MSI-X vector 0)");
+
 	/* Copy: IOVA [0, 64 KiB) -> IOVA [512 KiB, 576 KiB). */
 	for (i = 0; i < MAP_LEN; i++)
 		buf[i] = i < half ? (uint8_t)(i * 7 + 3) : 0;
@@ -232,7 +270,12 @@ int main(int argc, char **argv)
 		FAIL("fill wrote before its destination");
 	}
 
-	/* Undo in the documented order: unmap, detach, close. */
+	/* Undo: interrupts off, unmap, detach, close. */
+	irq_set.set.flags = VFIO_IRQ_SET_DATA_NONE | VFIO_IRQ_SET_ACTION_TRIGGER;
+	irq_set.set.count = 0;
+	irq_set.set.argsz = sizeof(irq_set.set);
+	if (ioctl(cdev_fd, VFIO_DEVICE_SET_IRQS, &irq_set))
+		FAIL("VFIO_DEVICE_SET_IRQS(MSI-X off)");
 	unmap.ioas_id = alloc_data.out_ioas_id;
 	unmap.iova = 0;
 	unmap.length = MAP_LEN;
@@ -240,7 +283,7 @@ int main(int argc, char **argv)
 		FAIL("IOMMU_IOAS_UNMAP");
 	if (ioctl(cdev_fd, VFIO_DEVICE_DETACH_IOMMUFD_PT, &detach))
 		FAIL("VFIO_DEVICE_DETACH_IOMMUFD_PT");
-	if (close(cdev_fd) || close(iommufd))
+	if (close(cdev_fd) || close(iommufd) || close(irq_fd))
 		FAIL("close");
 	munmap(buf, MAP_LEN);
 	printf("cdev_example: PASS\n");
