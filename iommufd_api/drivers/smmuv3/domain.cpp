@@ -19,6 +19,7 @@
 
 #include "core/log.h"
 #include "drivers/smmuv3/smmuv3_internal.h"
+#include "iommusim/iommufd.h"
 
 namespace iommusim::iommufd::smmuv3 {
 
@@ -27,7 +28,73 @@ namespace {
 // cheaper (Linux's CMDQ_MAX_TLBI_OPS, used for SVA ranges and by later
 // kernels for every domain without range invalidation).
 constexpr uint64_t MAX_TLBI_OPS = 1u << (12 - 3);
+// The input size of stage-1 domains (Linux: min(VA_BITS, 48 or 52 with VAX)).
+constexpr unsigned VA_BITS = 48;
 }  // namespace
+
+// --- paging domains: creation and destruction ---
+
+smmu_domain::smmu_domain(smmuv3_driver *drv) {
+  owner = drv;
+  type = iommu_domain_type::paging;
+}
+
+int smmu_domain::finalise(smmuv3_driver &drv, uint32_t flags) {
+  const bool want_dirty = flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+  // What the SMMU can do decides the stage.
+  if (!(drv.features_ & FEAT_TRANS_S1)) st = stage::s2;
+  if (!(drv.features_ & FEAT_TRANS_S2)) st = stage::s1;
+  io_pgtable_cfg cfg;
+  cfg.pgsize_bitmap = drv.pgsize_bitmap;
+  cfg.coherent_walk = drv.features_ & FEAT_COHERENCY;
+  if (st == stage::s1) {
+    cfg.ias = std::min((drv.features_ & FEAT_VAX) ? 52u : 48u, VA_BITS);
+    cfg.oas = drv.ias_;
+    if (want_dirty) {
+      if (!drv.dbm_capable()) return -EOPNOTSUPP;
+      cfg.hd = true;
+    }
+  } else {
+    if (want_dirty) return -EOPNOTSUPP;  // dirty tracking is a stage-1 feature here
+    cfg.stage2 = true;
+    cfg.ias = drv.ias_;
+    cfg.oas = drv.oas_;
+  }
+  pgtbl = io_pgtable::alloc(
+      drv.bus_, cfg,
+      [this](uint64_t iova, uint64_t size) { tlb_inv_range(iova, size, 4096, false); },
+      &drv.cnt_->pgtable_pages);
+  if (!pgtbl) return -ENOMEM;
+  int rc = st == stage::s1 ? drv.asid_alloc(&asid) : drv.vmid_alloc(&vmid);
+  if (rc) {
+    pgtbl.reset();
+    return rc;
+  }
+  pgsize_bitmap = pgtbl->cfg().pgsize_bitmap;
+  geometry.aperture_start = 0;
+  geometry.aperture_end = (1ULL << pgtbl->cfg().ias) - 1;
+  has_dirty_ops = want_dirty && st == stage::s1;
+  enable_dirty = has_dirty_ops;
+  smmu = &drv;
+  return 0;
+}
+
+smmu_domain::~smmu_domain() {
+  if (!smmu) return;
+  {
+    std::lock_guard g(devices_lock);
+    IOMMUSIM_WARN_ON(!devices.empty());
+  }
+  // Nothing may hit the old tables or reuse the ASID/VMID with stale TLB
+  // entries: invalidate the whole context, then free (Linux's
+  // free_io_pgtable_ops → tlb_flush_all).
+  if (pgtbl) tlb_inv_context();
+  pgtbl.reset();
+  if (st == stage::s1)
+    smmu->asid_free(asid);
+  else if (vmid)
+    smmu->vmid_free(vmid);
+}
 
 bool smmuv3_driver::ats_supported(const smmu_master &m) const {
   return (features_ & FEAT_ATS) && m.dev->ats_capable;

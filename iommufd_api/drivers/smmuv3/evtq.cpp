@@ -13,7 +13,7 @@
 // Failure Mode and acknowledges by writing GERROR into GERRORN.
 #include <algorithm>
 #include <cinttypes>
-#include <string>
+#include <cstdio>
 
 #include "drivers/smmuv3/smmuv3_internal.h"
 
@@ -129,10 +129,11 @@ void smmuv3_driver::handle_event(const uint64_t e[4]) {
     cmd_resume(c, r.sid, uint16_t(f.prm.grpid), cmd::RESUME_ABORT);
     cmdq_issue_one(c, false);
   }
-  log("event 0x%02x (%s) received: sid %#x%s%s addr %#" PRIx64
+  char ssid[24] = "";
+  if (r.ssv) snprintf(ssid, sizeof(ssid), " ssid %#x", r.ssid);
+  log("event 0x%02x (%s) received: sid %#x%s addr %#" PRIx64
       " [%#018" PRIx64 " %#018" PRIx64 " %#018" PRIx64 " %#018" PRIx64 "]",
-      r.id, event_name(r.id), r.sid, r.ssv ? " ssid " : "",
-      r.ssv ? std::to_string(r.ssid).c_str() : "", r.addr, e[0], e[1], e[2], e[3]);
+      r.id, event_name(r.id), r.sid, ssid, r.addr, e[0], e[1], e[2], e[3]);
 }
 
 void smmuv3_driver::gerror_irq() {
