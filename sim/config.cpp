@@ -530,6 +530,7 @@ void read_output(reader &r, const YAML::Node &n, output_config *o) {
             "vcd2fst (from GTKWave) is not on PATH, so FST cannot be written; install gtkwave "
             "(apt-get install gtkwave) or ask for output.vcd instead");
   m.str("txn_log", &o->txn_log);
+  m.str("kernel_log", &o->kernel_log);
   m.finish();
 }
 

@@ -53,6 +53,7 @@ struct output_config {
   std::string vcd;         // waveforms
   std::string fst;         // waveforms as FST (VCD, then vcd2fst)
   std::string txn_log;     // one CSV line per DMA at an IOMMU's upstream
+  std::string kernel_log;  // the drivers' log lines (dmesg): a path, or "-" for stderr
 };
 
 struct platform_config {

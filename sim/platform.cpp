@@ -149,6 +149,11 @@ platform &platform::load_config(platform_config cfg) {
     setenv("SYSTEMC_DISABLE_COPYRIGHT_MESSAGE", "1", 0);
 
   auto *p = new platform(std::move(cfg));  // lives until the process ends
+  if (const std::string &k = p->cfg_.output.kernel_log; !k.empty()) {
+    p->klog_file_ = k == "-" ? stderr : std::fopen(k.c_str(), "w");
+    if (!p->klog_file_)
+      throw platform_error(p->cfg_.source + ": output.kernel_log: cannot create " + k + ": " + std::strerror(errno));
+  }
   if (!p->cfg_.output.txn_log.empty()) {
     try {
       p->log_ = std::make_unique<txn_log>(p->cfg_.output.txn_log);
@@ -346,9 +351,29 @@ void platform::build() {
 // ---------------------------------------------------------------------------
 // Drivers and devices (the loading thread, with the simulation running)
 
+namespace {
+constexpr size_t kKernelLogLines = 1024;
+}
+
+void platform::kernel_log_line(const std::string &line) {
+  std::lock_guard<std::mutex> l(klog_lock_);
+  klog_.push_back(line);
+  if (klog_.size() > kKernelLogLines) klog_.pop_front();
+  if (klog_file_) {
+    std::fprintf(klog_file_, "%s\n", line.c_str());
+    std::fflush(klog_file_);
+  }
+}
+
+std::vector<std::string> platform::kernel_log() {
+  std::lock_guard<std::mutex> l(klog_lock_);
+  return {klog_.begin(), klog_.end()};
+}
+
 void platform::probe_drivers() {
   for (iommu &io : iommus_) {
     io.driver = new iommufd::smmuv3::smmuv3_driver(*cpu_, io.desc->driver);
+    io.driver->set_log_sink([this](const std::string &line) { kernel_log_line(line); });
     if (int rc = io.driver->probe())
       throw platform_error(io.desc->loc.str() + ": iommus: " + io.desc->name + ": the SMMUv3 driver's probe failed: " +
                            std::strerror(-rc) + " (" + std::to_string(rc) + ")");

@@ -16,7 +16,10 @@
 // section are written.
 #pragma once
 
+#include <cstdio>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -129,6 +132,9 @@ class platform {
   // Write stats_json() to path; false with *error on failure.
   bool write_stats_json(const std::string &path, std::string *error);
 
+  // The drivers' most recent log lines (what dmesg would show), oldest first.
+  std::vector<std::string> kernel_log();
+
   // Stop the simulation and write the configured outputs (stats, waveforms,
   // transaction log). Idempotent; also runs at process exit.
   void shutdown();
@@ -154,6 +160,10 @@ class platform {
   std::vector<iommu> iommus_;
   std::vector<device> devices_;
   std::unique_ptr<txn_log> log_;
+  void kernel_log_line(const std::string &line);
+  std::mutex klog_lock_;
+  std::deque<std::string> klog_;  // the last kKernelLogLines lines
+  std::FILE *klog_file_ = nullptr;
   std::string vcd_path_;       // what SystemC writes (".vcd" appended by it)
   bool shut_down_ = false;
   int owner_pid_ = 0;          // the process that built it (not a forked child)
