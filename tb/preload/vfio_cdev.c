@@ -50,10 +50,13 @@ int main(void)
 	uint64_t v, x;
 	char buf[16];
 
-	/* A node the platform did not register is libc's: ENOENT here. */
-	CHECK_ERRNO(open("/dev/vfio/devices/vfio9", rdwr), ENOENT);
-	CHECK_ERRNO(open("/dev/vfio/devices/vfio00", O_RDWR), ENOENT);
-	CHECK_ERRNO(openat(AT_FDCWD, "/dev/vfio/devices/", O_RDONLY), ENOENT);
+	/* A node the platform did not register is libc's: ENOENT on a host
+	 * without VFIO. */
+	if (access("/dev/vfio", F_OK) != 0) {
+		CHECK_ERRNO(open("/dev/vfio/devices/vfio9", rdwr), ENOENT);
+		CHECK_ERRNO(open("/dev/vfio/devices/vfio00", O_RDWR), ENOENT);
+		CHECK_ERRNO(openat(AT_FDCWD, "/dev/vfio/devices/", O_RDONLY), ENOENT);
+	}
 
 	/* A routed open leaves errno alone. */
 	errno = 4242;
