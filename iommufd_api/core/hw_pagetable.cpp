@@ -79,10 +79,16 @@ err_or<iommufd_hwpt_paging> iommufd_hwpt_paging_alloc(iommufd_ctx *ictx, iommufd
                                                       uint32_t flags, bool immediate_attach,
                                                       const iommu_user_data *user_data) {
   using result = err_or<iommufd_hwpt_paging>;
-  const uint32_t valid_flags = IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING;
+  // FAULT_ID_VALID on a paging HWPT is an extension of 6.12 (which takes it
+  // only for nested HWPTs): without it a PRI-capable device
+  // behind an IOMMU with no nested data type (the 6.12 SMMUv3) could never
+  // reach a fault queue. NEST_PARENT with it stays -EOPNOTSUPP, as in 6.12.
+  const uint32_t valid_flags =
+      IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING | IOMMU_HWPT_FAULT_ID_VALID;
   iommu_driver *ops = idev->dev->iommu;
 
-  if ((flags || user_data) && !ops->has_domain_alloc_user()) return result::error(-EOPNOTSUPP);
+  if (((flags & ~IOMMU_HWPT_FAULT_ID_VALID) || user_data) && !ops->has_domain_alloc_user())
+    return result::error(-EOPNOTSUPP);
   if (flags & ~valid_flags) return result::error(-EOPNOTSUPP);
   if ((flags & IOMMU_HWPT_ALLOC_DIRTY_TRACKING) &&
       !device_iommu_capable(*idev->dev, iommu_cap::dirty_tracking))
@@ -98,7 +104,7 @@ err_or<iommufd_hwpt_paging> iommufd_hwpt_paging_alloc(iommufd_ctx *ictx, iommufd
 
   int rc = 0;
   if (ops->has_domain_alloc_user()) {
-    auto d = ops->domain_alloc_user(*idev->dev, flags, nullptr, user_data);
+    auto d = ops->domain_alloc_user(*idev->dev, flags & ~IOMMU_HWPT_FAULT_ID_VALID, nullptr, user_data);
     if (d.is_err()) rc = d.err();
     else {
       hwpt->domain = d.get();
