@@ -39,13 +39,20 @@
 // sets * invalidate_cycles_per_set cycles (all ways of a set in parallel).
 // invalidate_all costs 1 cycle when flash_invalidate, else a sweep. An
 // invalidated way becomes invalid; replacement state is left as it was.
+//
+// Backend: with cache_config::backend set (the RTL IOTLB, cache_backend.h),
+// the hardware makes every decision above and reports every cost; sa_cache
+// keeps the entries' payloads where the hardware put them.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "models/common/cache_backend.h"
 
 namespace iommusim::models {
 
@@ -66,6 +73,9 @@ struct cache_config {
   uint32_t invalidate_cycles_per_set = 1;
   bool flash_invalidate = true;
   uint16_t random_seed = 0xACE1;
+  // Empty: the C++ implementation. Else builds the hardware that decides
+  // (cache_backend.h); only entry types meeting hw_entry accept one.
+  cache_backend_factory backend;
 
   uint32_t sets() const { return ways == 0 || ways >= entries ? 1 : entries / ways; }
   uint32_t assoc() const { return ways == 0 || ways >= entries ? entries : ways; }
@@ -144,6 +154,8 @@ class sa_cache {
   // The way the policy would evict from set now if no way were invalid.
   uint32_t policy_victim(uint32_t set) const;
   uint16_t lfsr() const;
+  // The hardware deciding for this cache, or nullptr.
+  const cache_backend *backend() const { return backend_.get(); }
 
  private:
   // implementation in cache_impl.h
@@ -152,6 +164,15 @@ class sa_cache {
   cache_stats stats_;
   std::vector<set_state> sets_;
   uint16_t lfsr_ = 0;
+  std::unique_ptr<cache_backend> backend_;
+
+  // The backend's paths (instantiated only for hw_entry types).
+  lookup_result hw_lookup(const key_type &key);
+  fill_result hw_fill(const E &entry);
+  invalidate_result hw_invalidate_if(const std::function<bool(const E &)> &pred);
+  invalidate_result hw_invalidate_all();
+  void hw_place(set_state &s, uint32_t w, const E &entry, uint64_t h);
+  void hw_remove(set_state &s, uint32_t w);
 };
 
 }  // namespace iommusim::models

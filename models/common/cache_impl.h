@@ -193,6 +193,14 @@ sa_cache<E>::sa_cache(const cache_config &cfg) : cfg_(cfg) {
   // The LFSR starts at random_seed (check() refuses 0 for the random policy;
   // another policy never steps it).
   lfsr_ = cfg_.random_seed;
+  if (cfg_.backend) {
+    if constexpr (hw_entry<E>) {
+      backend_ = cfg_.backend(cfg_);
+    } else {
+      throw std::invalid_argument(cfg_.name +
+                                  ": this cache's entries have no hardware tag mapping");
+    }
+  }
 }
 
 namespace cache_detail {
@@ -352,6 +360,9 @@ typename sa_cache<E>::lookup_result sa_cache<E>::lookup(const key_type &key) {
   // searches the whole cache: a hit is always at probe 0 and a miss still
   // makes every probe. The hit way is touched in the replacement state. A
   // miss reports the first probe's set and way 0.
+  if constexpr (hw_entry<E>) {
+    if (backend_) return hw_lookup(key);
+  }
   lookup_result r;
   stats_.lookups++;
   const unsigned n = E::probes(key);
@@ -411,6 +422,9 @@ typename sa_cache<E>::fill_result sa_cache<E>::fill(const E &entry) {
   //       LFSR steps once.
   //     The victim's entry is returned and counted as an eviction.
   //  In every case the way is touched and the fill costs fill_cycles.
+  if constexpr (hw_entry<E>) {
+    if (backend_) return hw_fill(entry);
+  }
   fill_result r;
   r.cycles = cfg_.fill_cycles;
   stats_.fills++;
@@ -477,6 +491,9 @@ typename sa_cache<E>::invalidate_result sa_cache<E>::invalidate_if(
   // invalidate_cycles_per_set cycles whatever it finds. Invalidated ways
   // become invalid; replacement state (LRU order, PLRU bits, pointers, LFSR)
   // is left as it was.
+  if constexpr (hw_entry<E>) {
+    if (backend_) return hw_invalidate_if(pred);
+  }
   invalidate_result r;
   for (auto &s : sets_) {
     if (s.nvalid == 0) continue;
@@ -499,6 +516,9 @@ template <typename E>
 typename sa_cache<E>::invalidate_result sa_cache<E>::invalidate_all() {
   // Flash invalidation clears every valid bit in 1 cycle and is not a sweep;
   // without it, invalidate_all is a sweep (sets * invalidate_cycles_per_set).
+  if constexpr (hw_entry<E>) {
+    if (backend_) return hw_invalidate_all();
+  }
   invalidate_result r;
   const uint32_t nways = cfg_.assoc();
   for (auto &s : sets_) {
@@ -516,6 +536,118 @@ typename sa_cache<E>::invalidate_result sa_cache<E>::invalidate_all() {
     r.cycles = static_cast<uint64_t>(sets_.size()) * cfg_.invalidate_cycles_per_set;
     stats_.invalidate_sweeps++;
   }
+  stats_.invalidations += r.count;
+  return r;
+}
+
+// ---------------------------------------------------------------------------
+// With a backend (cache_backend.h) the hardware decides; the payloads stay
+// here at the (set, way) it names, so lookup() returns a pointer as before.
+// The hardware's answers are checked against the payloads it must agree with
+// (a hit on an empty way, a victim that is not there): a mismatch is a bug in
+// the RTL or its tag mapping, reported as std::logic_error.
+
+template <typename E>
+void sa_cache<E>::hw_place(set_state &s, uint32_t w, const E &entry, uint64_t h) {
+  if (s.way[w]) {
+    if (s.indexed()) s.index_remove(w);
+  } else {
+    s.freebits[w >> 6] &= ~(1ULL << (w & 63));
+    s.nvalid++;
+  }
+  s.way[w].emplace(entry);
+  if (s.indexed()) s.index_insert(w, h);
+}
+
+template <typename E>
+void sa_cache<E>::hw_remove(set_state &s, uint32_t w) {
+  if (s.indexed()) s.index_remove(w);
+  s.way[w].reset();
+  s.freebits[w >> 6] |= 1ULL << (w & 63);
+  s.nvalid--;
+}
+
+template <typename E>
+typename sa_cache<E>::lookup_result sa_cache<E>::hw_lookup(const key_type &key) {
+  constexpr unsigned max_probes = 16;
+  lookup_result r;
+  stats_.lookups++;
+  const unsigned n = E::probes(key);
+  if (n == 0 || n > max_probes) throw std::logic_error(cfg_.name + ": probes out of the hardware's range");
+  uint32_t ps[max_probes];
+  const uint64_t mask = sets_.size() - 1;
+  for (unsigned p = 0; p < n; p++) ps[p] = static_cast<uint32_t>(E::probe_hash(key, p) & mask);
+  const cache_backend::lookup_reply rep = backend_->lookup(E::hw_key_of(key), ps, n);
+  r.set = rep.set;
+  r.way = rep.way;
+  r.probes = n;  // the hardware probes in parallel
+  r.cycles = static_cast<uint32_t>(rep.cycles);
+  if (!rep.hit) {
+    stats_.misses++;
+    return r;
+  }
+  if (rep.set >= sets_.size() || rep.way >= cfg_.assoc() || !sets_[rep.set].way[rep.way])
+    throw std::logic_error(cfg_.name + ": the hardware hit an empty way");
+  r.entry = &*sets_[rep.set].way[rep.way];
+  stats_.hits++;
+  return r;
+}
+
+template <typename E>
+typename sa_cache<E>::fill_result sa_cache<E>::hw_fill(const E &entry) {
+  fill_result r;
+  stats_.fills++;
+  const uint64_t h = entry.hash();
+  const uint32_t si = static_cast<uint32_t>(h & (sets_.size() - 1));
+  const cache_backend::fill_reply rep = backend_->fill(si, entry.hw_tag_of(), entry.hw_data_of());
+  set_state &s = sets_[si];
+  if (rep.way >= cfg_.assoc() || rep.evicted != (s.way[rep.way] && !rep.in_place))
+    throw std::logic_error(cfg_.name + ": the hardware's fill disagrees with its contents");
+  r.set = si;
+  r.way = rep.way;
+  r.cycles = static_cast<uint32_t>(rep.cycles);
+  if (rep.evicted) {
+    r.evicted = true;
+    r.victim.emplace(*s.way[rep.way]);
+    stats_.evictions++;
+  }
+  hw_place(s, rep.way, entry, h);
+  return r;
+}
+
+template <typename E>
+typename sa_cache<E>::invalidate_result sa_cache<E>::hw_invalidate_if(
+    const std::function<bool(const E &)> &pred) {
+  // The hardware sweeps; the predicate is its per-set comparator.
+  invalidate_result r;
+  const cache_backend::invalidate_reply rep = backend_->invalidate_sweep([&](uint32_t si) {
+    uint64_t kill = 0;
+    set_state &s = sets_.at(si);
+    if (s.nvalid == 0) return kill;
+    for (uint32_t w = 0; w < s.way.size() && w < 64; w++) {
+      if (!s.way[w] || !pred(*s.way[w])) continue;
+      kill |= 1ULL << w;
+      hw_remove(s, w);
+    }
+    return kill;
+  });
+  r.count = rep.count;
+  r.cycles = rep.cycles;
+  stats_.invalidations += r.count;
+  stats_.invalidate_sweeps++;
+  return r;
+}
+
+template <typename E>
+typename sa_cache<E>::invalidate_result sa_cache<E>::hw_invalidate_all() {
+  invalidate_result r;
+  const cache_backend::invalidate_reply rep = backend_->invalidate_all();
+  for (auto &s : sets_)
+    for (uint32_t w = 0; w < s.way.size(); w++)
+      if (s.way[w]) hw_remove(s, w);
+  r.count = rep.count;
+  r.cycles = rep.cycles;
+  if (!cfg_.flash_invalidate) stats_.invalidate_sweeps++;
   stats_.invalidations += r.count;
   return r;
 }
