@@ -218,8 +218,8 @@ class vtd : public sc_core::sc_module {
   bool fetch_context(uint16_t sid, context_info *ctx, fault_info *f, timing_ctx &t);
 
   // pasid.cpp: PASID directory and table (§9.5, §9.6)
-  bool lookup_pasid(const context_info &ctx, uint32_t pasid, pasid_info *pe, fault_info *f,
-                    timing_ctx &t);
+  bool lookup_pasid(uint16_t sid, const context_info &ctx, uint32_t pasid, pasid_info *pe,
+                    fault_info *f, timing_ctx &t);
   bool fetch_pasid(const context_info &ctx, uint32_t pasid, pasid_info *pe, fault_info *f,
                    timing_ctx &t);
 
@@ -232,6 +232,11 @@ class vtd : public sc_core::sc_module {
                     timing_ctx &t);
 
   // walk.cpp: first/second-stage and nested walks through the shared engine
+  uint64_t fs_flags(const translation_ctx &c) const;
+  uint64_t ss_flags(const translation_ctx &c) const;
+  unsigned ss_levels(const translation_ctx &c) const;
+  uint8_t ss_fault_reason(const translation_ctx &c, walk_fault wf, bool update_failed,
+                          const access_kind &acc) const;
   bool walk_first(const txn &x, const translation_ctx &c, const access_kind &acc,
                   iotlb_entry *e, fault_info *f, timing_ctx &t);
   bool walk_second(const translation_ctx &c, uint64_t gpa, const access_kind &acc,
@@ -247,8 +252,14 @@ class vtd : public sc_core::sc_module {
   void pulse(unsigned line);
 
   // qi.cpp: queued invalidation (§6.5.2) and register-based invalidation
+  using lat_t = latency_config;
+  enum class qi_status : uint8_t { ok, invalid, timeout };
   void qi_thread();
-  bool qi_execute(const uint64_t desc[4], timing_ctx &t, uint8_t *iqe_code);
+  qi_status qi_execute(const uint64_t desc[4], timing_ctx &t);
+  qi_status qi_wait(const uint64_t desc[4], timing_ctx &t);
+  void raise_fsts(uint32_t bits, timing_ctx *t);
+  uint64_t do_context_inv(unsigned gran, uint16_t did, uint16_t sid, unsigned fm);
+  uint64_t do_iotlb_inv(unsigned gran, uint16_t did, uint64_t addr, unsigned am, bool ih);
   uint64_t invalidate_iotlb(const std::function<bool(const iotlb_entry &)> &pred);
   uint64_t invalidate_pwc(const std::function<bool(const pwc_entry &)> &pred);
   uint64_t invalidate_context(const std::function<bool(const context_cache_entry &)> &pred);
