@@ -310,12 +310,10 @@ int vtd_driver::probe() {
     bus_.poll32(reg(reg::PMEN), PMEN_PRS, 0, 100, POLL_TIMEOUT_NS);
   }
   if (rc) {
-    if (touched) {
-      // Leave the unit off without waiting for acknowledgements that may
-      // never come, and take back everything we handed it.
-      gcmd_ = 0;
-      bus_.writel(reg(reg::GCMD), 0);
-    }
+    // Leave the unit off without waiting for acknowledgements that may
+    // never come, and take back everything we handed it.
+    if (touched) bus_.writel(reg(reg::GCMD), 0);
+    gcmd_ = 0;
     release_irqs();
     free_structures();
     return rc;
