@@ -10,6 +10,9 @@ add_library(iommusim::systemc INTERFACE IMPORTED GLOBAL)
 target_link_libraries(iommusim::systemc INTERFACE PkgConfig::SYSTEMC)
 target_compile_definitions(iommusim::systemc INTERFACE SC_CPLUSPLUS=201703L SC_INCLUDE_DYNAMIC_PROCESSES)
 
+# zstd: compressed traces (traces/FORMAT.md).
+pkg_check_modules(ZSTD REQUIRED IMPORTED_TARGET GLOBAL libzstd)
+
 find_package(verilator REQUIRED HINTS /usr/share/verilator)
 
 find_package(GTest REQUIRED)

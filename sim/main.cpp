@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
     std::vector<Subcommand> subcommands;
     subcommands.push_back(add_exec_command(app));
     subcommands.push_back(add_demo_command(app));
+    subcommands.push_back(add_run_command(app));
+    subcommands.push_back(add_sweep_command(app));
+    subcommands.push_back(add_trace_command(app));
 
     std::vector<std::string> args(argv + 1, argv + argc);
     if (!args.empty()) {

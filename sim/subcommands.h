@@ -28,5 +28,8 @@ struct Subcommand {
 
 Subcommand add_exec_command(CLI::App& root);
 Subcommand add_demo_command(CLI::App& root);
+Subcommand add_trace_command(CLI::App& root);   // trace_command.cpp
+Subcommand add_run_command(CLI::App& root);     // run_command.cpp
+Subcommand add_sweep_command(CLI::App& root);   // sweep_command.cpp
 
 }  // namespace iommusim::cli

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The text DMA trace the trace_replayer plays: one DMA a line,
+// The DMA trace (traces/FORMAT.md). Its text form, one DMA a line:
 //
 //   <gap_cycles> <stream_id> <pasid|-> <addr> <size> <R|W> [ats] [pri]
 //
@@ -10,8 +10,11 @@
 // ats: translate through ATS first; pri: on a translation fault, send a page
 // request and retry after a successful response.
 //
-// The parser is kept apart from the replayer so a fuller format (issue 5:
-// traces/FORMAT.md, with a binary form) can replace it.
+// The same records have a binary form (a versioned 32-byte header, then
+// fixed 32-byte little-endian records), and either form may be wrapped in one
+// zstd frame; traces/FORMAT.md specifies all three. Text and binary convert
+// into each other losslessly (comments aside). A text trace may start with
+// the header comment "# iommusim-trace v1".
 #pragma once
 
 #include <cstdint>
@@ -38,7 +41,43 @@ struct trace_record {
 // "<source>:<line>: <reason>"; *out is then left empty.
 bool parse_text_trace(std::istream &in, const std::string &source, std::vector<trace_record> *out,
                       std::string *error);
-// The same from a file; a file that cannot be read is "<path>: cannot open: <why>".
+// A trace file in any form (text, binary, either zstd-compressed), told apart
+// by its first bytes; a file that cannot be read is "<path>: cannot open: <why>".
+// (The name predates the binary form; load_trace() is the same call.)
 bool load_text_trace(const std::string &path, std::vector<trace_record> *out, std::string *error);
+
+inline constexpr unsigned kTraceVersion = 1;
+inline constexpr char kTraceMagic[8] = {'I', 'O', 'M', 'M', 'U', 'T', 'R', 'C'};
+inline constexpr size_t kTraceHeaderBytes = 32, kTraceRecordBytes = 32;
+inline constexpr const char *kTraceTextHeader = "# iommusim-trace v1";
+
+enum class trace_encoding { text, binary };
+
+// What a loaded file was.
+struct trace_file_info {
+  trace_encoding encoding = trace_encoding::text;
+  bool zstd = false;
+  unsigned version = kTraceVersion;
+  uint64_t file_bytes = 0;  // on disk
+  uint64_t raw_bytes = 0;   // after decompression
+};
+
+bool load_trace(const std::string &path, std::vector<trace_record> *out, std::string *error,
+                trace_file_info *info = nullptr);
+// The same for a file's bytes already in memory; source names it in errors.
+bool parse_trace_bytes(const std::string &bytes, const std::string &source,
+                       std::vector<trace_record> *out, std::string *error,
+                       trace_file_info *info = nullptr);
+
+// One record as a text line (no newline), the canonical spelling:
+// "<gap> 0x<sid> <pasid|-> 0x<addr> <size> <R|W>[ ats][ pri]".
+std::string format_trace_record(const trace_record &r);
+// A whole trace in one form (text starts with kTraceTextHeader).
+std::string encode_trace(const std::vector<trace_record> &records, trace_encoding enc);
+// Writes records in one form, zstd-compressed at zstd_level (1..19) if zstd.
+bool write_trace(const std::string &path, const std::vector<trace_record> &records,
+                 trace_encoding enc, bool zstd, std::string *error, int zstd_level = 9);
+// The record's own validity (size, 4 KiB crossing, PASID width); "" if valid.
+std::string check_trace_record(const trace_record &r);
 
 }  // namespace iommusim::models
