@@ -170,6 +170,11 @@ void iotlb_rtl::step() {
   m_->time++;
   m_->settle();
   cycle_++;
+  // A model inside a platform may never be destroyed (SystemC keeps its
+  // modules to the end of the process): flush the waveform now and then so
+  // the file is readable up to the last flush.
+  constexpr uint64_t flush_every = 4096;
+  if (m_->fst && cycle_ % flush_every == 0) m_->fst->flush();
 }
 
 }  // namespace iommusim::rtl

@@ -21,6 +21,8 @@
 #include <set>
 #include <sstream>
 
+#include "rtl/iotlb_backend.h"
+
 namespace iommusim::sim {
 
 std::string source_loc::str() const {
@@ -418,6 +420,31 @@ void read_cache(reader &r, const YAML::Node &n, const std::string &path, cache_c
   if (m.ok()) read_cache_keys(r, m, c, false);
 }
 
+// main_tlb: the cache keys, and what decides (tlb_impl: systemc, the cache
+// template; rtl, the Verilated IOTLB of rtl/, cycle mode and the geometries
+// it was built for only) with its FST waveform file (tlb_trace).
+void read_main_tlb(reader &r, const YAML::Node &n, const std::string &path, cache_config *c,
+                   models::timing_mode timing) {
+  map_reader m(r, n, path);
+  if (!m.ok()) return;
+  std::string impl = "systemc", trace;
+  m.choice("tlb_impl", &impl, {"systemc", "rtl"});
+  const bool has_trace = m.str("tlb_trace", &trace);
+  const size_t before = r.error_count();
+  read_cache_keys(r, m, c, false);
+  if (r.error_count() != before) return;
+  if (has_trace && impl != "rtl")
+    return r.error(m.value_loc("tlb_trace"), path + ".tlb_trace",
+                   "waveforms come from the RTL IOTLB: add tlb_impl: rtl");
+  if (impl != "rtl") return;
+  if (timing == models::timing_mode::fast)
+    return r.error(m.value_loc("tlb_impl"), path + ".tlb_impl",
+                   "the RTL IOTLB is clocked cycle by cycle: it needs timing: cycle");
+  if (std::string why = rtl::iotlb_check(*c); !why.empty())
+    return r.error(m.value_loc("tlb_impl"), path + ".tlb_impl", why);
+  c->backend = rtl::iotlb_backend_factory(trace);
+}
+
 // walk_cache.s1 / s2: a list of {level: L, <cache keys>}; levels not listed
 // keep their defaults.
 void read_walk_caches(reader &r, const YAML::Node &n, const std::string &path,
@@ -552,7 +579,8 @@ unsigned *irq_line(iommu_desc &d, int which) {
   }
 }
 
-void read_smmuv3(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vector<irq_req> *irqs) {
+void read_smmuv3(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vector<irq_req> *irqs,
+                 models::timing_mode timing) {
   models::smmuv3::smmuv3_config &s = d->smmu;
   const std::string &p = m.path();
   m.real("clock_mhz", &s.clock_mhz, 0.0, 1e6);
@@ -638,7 +666,7 @@ void read_smmuv3(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vec
     }
   }
   read_cache(r, m.get("micro_tlb"), m.join("micro_tlb"), &s.micro_tlb);
-  read_cache(r, m.get("main_tlb"), m.join("main_tlb"), &s.main_tlb);
+  read_main_tlb(r, m.get("main_tlb"), m.join("main_tlb"), &s.main_tlb, timing);
   read_cache(r, m.get("config_cache"), m.join("config_cache"), &s.config_cache);
   {
     map_reader wm(r, m.get("walk_cache"), m.join("walk_cache"));
@@ -753,7 +781,7 @@ void parse_root(reader &r, const YAML::Node &root, const std::string &base_dir, 
       r.error(base_loc, ip + ".base", "an SMMUv3's registers must be 64 KiB aligned, found " + hex(d.base));
     if (d.type == "smmuv3") {
       const size_t before = r.error_count();
-      read_smmuv3(r, im, &d, c->iommus.size(), &irqs);
+      read_smmuv3(r, im, &d, c->iommus.size(), &irqs, c->timing);
       if (r.error_count() == before)
         if (std::string why = d.smmu.check(); !why.empty()) r.error(locate(r, item, why, d.loc), ip, why);
     }

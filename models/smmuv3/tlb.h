@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 
+#include "models/common/cache_backend.h"
 #include "models/common/walk.h"
 #include "models/smmuv3/cd.h"
 #include "models/smmuv3/ste.h"
@@ -109,6 +110,28 @@ struct main_tlb_entry : xl_entry {
   static uint64_t hash_of(uint64_t ia, unsigned shift, uint16_t vmid) {
     const uint64_t page = ia >> shift;
     return page ^ (page >> 13) ^ (uint64_t{vmid} * 0x9e5u) ^ shift;
+  }
+
+  // The RTL IOTLB's fields (tlb_impl: rtl; models/common/cache_backend.h):
+  // the regime (kind, StreamWorld) as the context, size classes in the order
+  // of tlb_size_classes, which is the RTL's size list (rtl/iotlb.sv).
+  static uint32_t hw_ctx(xl_kind k, xl_world w) {
+    return static_cast<uint32_t>(k) << 4 | static_cast<uint32_t>(w);
+  }
+  static hw_key hw_key_of(const key_type &k) {
+    return {hw_ctx(k.kind, k.world), k.asid, k.vmid, k.ia};
+  }
+  hw_tag hw_tag_of() const {
+    uint8_t cls = 0;
+    for (unsigned c = 0; c < tlb_size_classes.size(); c++)
+      if (tlb_size_classes[c] == page_shift) cls = static_cast<uint8_t>(c);
+    return {hw_ctx(kind, world), asid, vmid, global, cls, ia >> page_shift};
+  }
+  hw_data hw_data_of() const {
+    const translation &t = kind == xl_kind::s2 ? s2.x : s1.x;
+    return {oa >> 12,
+            static_cast<uint8_t>(t.read | t.write << 1 | t.exec << 2 | t.priv_only << 3),
+            static_cast<uint8_t>(t.attrs)};
   }
 };
 
