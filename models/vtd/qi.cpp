@@ -32,6 +32,7 @@ bool overlaps(uint64_t a, unsigned ashift, uint64_t b, unsigned bshift) {
 }  // namespace
 
 uint64_t vtd::invalidate_iotlb(const std::function<bool(const iotlb_entry &)> &pred) {
+  count("iommu3.num_inval_iotlb");
   const auto r = iotlb_->invalidate_if(pred);
   count("iotlb_invalidated", r.count);
   return r.cycles;
@@ -46,10 +47,12 @@ uint64_t vtd::invalidate_pwc(const std::function<bool(const pwc_entry &)> &pred)
 }
 
 uint64_t vtd::invalidate_context(const std::function<bool(const context_cache_entry &)> &pred) {
+  count("iommu3.num_inval_ctxt_cache");
   return ctx_cache_->invalidate_if(pred).cycles;
 }
 
 uint64_t vtd::invalidate_pasid_cache(const std::function<bool(const pasid_cache_entry &)> &pred) {
+  count("iommu3.num_inval_pasid_cache");
   return pasid_cache_->invalidate_if(pred).cycles;
 }
 
@@ -74,6 +77,7 @@ uint64_t vtd::do_iotlb_inv(unsigned gran, uint16_t did, uint64_t addr, unsigned 
   // nested entry of the domain; IH = 1 keeps the paging-structure caches.
   uint64_t cycles = 0;
   if (gran == 1) {
+    count("iommu3.num_inval_iotlb");
     cycles += iotlb_->invalidate_all().cycles;
     cycles += invalidate_pwc([](const pwc_entry &) { return true; });
     return cycles;

@@ -18,7 +18,9 @@ uint64_t low_mask(unsigned bits) { return bits >= 64 ? ~0ull : (uint64_t{1} << b
 bool vtd::lookup_context(uint16_t sid, context_info *ctx, fault_info *f, timing_ctx &t) {
   const auto r = ctx_cache_->lookup({sid});
   t.advance(r.cycles, clk_);
+  count("iommu0.ctxt_cache_lookups");
   if (r) {
+    count("iommu0.ctxt_cache_hits");
     *ctx = r.entry->ctx;
     return true;
   }

@@ -104,9 +104,12 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
   k.ia = x.addr;
   const auto hit = iotlb_->lookup(k);
   t.advance(hit.cycles, clk_);
+  count("iommu0.first_lookups");
+  count("iommu0.all_lookups");
   if (hit) {
     const iotlb_entry &e = *hit.entry;
     count("iotlb_hit");
+    count(e.page_shift == 12 ? "iommu0.4k_hits" : e.page_shift == 21 ? "iommu0.2m_hits" : "iommu0.1g_hits");
     x86::deny d = x86::deny::none;
     if (kind != xl_kind::second) d = x86::fs_check(e.fs.x, acc, fs_flags(c));
     if (d == x86::deny::none && kind != xl_kind::first) d = x86::ss_check(e.ss.x, acc, ss_flags(c));
@@ -130,6 +133,7 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
     }
   } else {
     count("iotlb_miss");
+    count("iommu0.misses");
   }
 
   // 5. Walk.

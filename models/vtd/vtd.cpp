@@ -181,6 +181,7 @@ void prepare(tlm::tlm_generic_payload &tr, tlm::tlm_command cmd, uint64_t pa, vo
 }  // namespace
 
 bool vtd::mem_read(uint64_t pa, void *dst, unsigned len, timing_ctx &t) {
+  count("iommu1.num_mem_accesses");  // the unit's own accesses (not the DMA data)
   tlm::tlm_generic_payload tr;
   prepare(tr, tlm::TLM_READ_COMMAND, pa, dst, len);
   downstream->b_transport(tr, t.delay());
@@ -189,6 +190,7 @@ bool vtd::mem_read(uint64_t pa, void *dst, unsigned len, timing_ctx &t) {
 }
 
 bool vtd::mem_write(uint64_t pa, const void *src, unsigned len, timing_ctx &t) {
+  count("iommu1.num_mem_accesses");  // the unit's own accesses (not the DMA data)
   tlm::tlm_generic_payload tr;
   prepare(tr, tlm::TLM_WRITE_COMMAND, pa, const_cast<void *>(src), len);
   downstream->b_transport(tr, t.delay());
@@ -198,6 +200,7 @@ bool vtd::mem_write(uint64_t pa, const void *src, unsigned len, timing_ctx &t) {
 
 bool vtd::mem_cas(uint64_t pa, uint64_t expected, uint64_t desired, uint64_t *observed,
                   timing_ctx &t) {
+  count("iommu1.num_mem_accesses");  // the unit's own accesses (not the DMA data)
   // A/D updates are atomic read-modify-writes of the entry (VT-d §3.6.3, §3.8).
   tlm::tlm_generic_payload tr;
   uint64_t data = desired;

@@ -67,6 +67,8 @@ class vtd::pwc_view : public walk_cache_if {
       }
     }
     t.advance(cost, v_->clk_);
+    v_->count("iommu0.pwt_cache_lookups");
+    if (hit) v_->count("iommu0.pwt_cache_hits");
     return hit;
   }
   void fill(int level, uint64_t ia, uint64_t table) override {

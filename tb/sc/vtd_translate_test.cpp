@@ -243,4 +243,35 @@ TEST(vtd_translate, stale_translation_diagnostic) {
   });
 }
 
+TEST(vtd_translate, iio_iommu_counters) {
+  vtd_config cfg;
+  harness tb("tb", cfg, timing_mode::cycle);
+  tb.run([&] {
+    tb.setup(false);
+    page_table pt(tb.mem, tb.alloc, 4, ss::table);
+    pt.map(0x1000, kData, ss::R | ss::W);
+    pt.map(0x20'0000, kData + 0x20'0000, ss::R | ss::W | ss::PS, 2);
+    tb.legacy_context(0x0100, 0, 2, pt.root, 1);
+    tb.read(0x0100, 0x1000);     // context miss, IOTLB miss, 4 fetches
+    tb.read(0x0100, 0x1008);     // 4K hit
+    tb.read(0x0100, 0x20'0000);  // miss; the PDPTE is cached: 1 fetch
+    tb.read(0x0100, 0x21'0000);  // 2M hit
+    EXPECT_EQ(tb.counter("", "iommu0.first_lookups"), 4u);
+    EXPECT_EQ(tb.counter("", "iommu0.4k_hits"), 1u);
+    EXPECT_EQ(tb.counter("", "iommu0.2m_hits"), 1u);
+    EXPECT_EQ(tb.counter("", "iommu0.1g_hits"), 0u);
+    EXPECT_EQ(tb.counter("", "iommu0.misses"), 2u);
+    EXPECT_EQ(tb.counter("", "iommu0.ctxt_cache_lookups"), 4u);
+    EXPECT_EQ(tb.counter("", "iommu0.ctxt_cache_hits"), 3u);
+    EXPECT_EQ(tb.counter("", "iommu0.pwt_cache_lookups"), 2u);
+    EXPECT_EQ(tb.counter("", "iommu0.pwt_cache_hits"), 1u);
+    EXPECT_EQ(tb.counter("", "iommu1.num_mem_accesses"), 2u + 4u + 1u);
+    EXPECT_EQ(tb.counter("iotlb", "fill"), 2u);
+    tb.flush({desc::iotlb(1), desc::cc(1), desc::pc(3, 0)});
+    EXPECT_EQ(tb.counter("", "iommu3.num_inval_iotlb"), 1u);
+    EXPECT_EQ(tb.counter("", "iommu3.num_inval_ctxt_cache"), 1u);
+    EXPECT_EQ(tb.counter("", "iommu3.num_inval_pasid_cache"), 1u);
+  });
+}
+
 }  // namespace
