@@ -1059,5 +1059,48 @@ TEST_F(VtdDriverUapi, NestedHwptAllocAttachAndInvalidate) {
   EXPECT_EQ((uint64_t(did) << 16) | IOTLB_PSI, got[0].qw0);
 }
 
+TEST_F(VtdDriverUapi, PageRequestsReachTheFaultQueueAndTheResponseTheUnit) {
+  ASSERT_EQ(0, probe());
+  TestDevice *dev = add({0x0080}, /*ats=*/true, /*pri=*/true);
+  const uint32_t dev_id = bind(dev);
+  const uint32_t ioas = fd.ioas();
+  uint32_t fault_id = 0, hwpt = 0;
+  ASSERT_EQ(0, fault_alloc(fd, &fault_id, &ffd));
+  ASSERT_EQ(0, fd.hwpt_alloc(dev_id, ioas, IOMMU_HWPT_FAULT_ID_VALID, &hwpt, IOMMU_HWPT_DATA_NONE,
+                             nullptr, 0, fault_id));
+  ASSERT_EQ(0, attach_pt(0, hwpt));  // enables IOPF: PRE in the context entry
+  EXPECT_TRUE(bus.context(0x0080)[0] & ctx::SM_PRE);
+
+  // Two page requests of group 0x12 without PASID, the second the last.
+  bus.push_prq(0x0080ULL << 16, 0x40000 | (0x12 << 3) | 1);
+  bus.push_prq(0x0080ULL << 16, 0x41000 | (0x12 << 3) | (1 << 2) | 3);
+  bus.fire(cfg.irq_prq);
+  EXPECT_EQ(64u, bus.reg64(reg::PQH));
+  EXPECT_EQ(2u, drv->stats().prq_requests);
+
+  iommu_hwpt_pgfault f[4] = {};
+  ASSERT_EQ(ssize_t(2 * sizeof(f[0])), iommusim_read(ffd, f, sizeof(f)));
+  EXPECT_EQ(dev_id, f[0].dev_id);
+  EXPECT_EQ(0x12u, f[0].grpid);
+  EXPECT_EQ(0x40000u, f[0].addr);
+  EXPECT_EQ(uint32_t(IOMMU_PGFAULT_PERM_READ), f[0].perm);
+  EXPECT_EQ(0u, f[0].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE);
+  EXPECT_EQ(0x41000u, f[1].addr);
+  EXPECT_EQ(uint32_t(IOMMU_PGFAULT_PERM_READ | IOMMU_PGFAULT_PERM_WRITE), f[1].perm);
+  EXPECT_TRUE(f[1].flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE);
+  EXPECT_FALSE(f[1].flags & IOMMU_PGFAULT_FLAGS_PASID_VALID);
+
+  const size_t before = bus.descs.size();
+  iommu_hwpt_page_response r = {f[1].cookie, IOMMUFD_PAGE_RESP_SUCCESS};
+  ASSERT_EQ(ssize_t(sizeof(r)), iommusim_write(ffd, &r, sizeof(r)));
+  // A page group response (success) for 00:10.0, group 0x12, LPIG; one wait.
+  const std::vector<qi_desc> want = {
+      D((0x0080ULL << 16) | (qi::RESP_SUCCESS << 12) | qi::PGRP_RESP_TYPE, (0x12 << 3) | (1 << 2)),
+      D(WAIT_QW0, bus.descs.back().qw1)};
+  std::vector<qi_desc> got(bus.descs.begin() + long(before), bus.descs.end());
+  EXPECT_EQ(want, got) << hex(got);
+  EXPECT_EQ(1u, drv->stats().prq_responses);
+}
+
 }  // namespace
 }  // namespace iommusim::test

@@ -139,7 +139,7 @@ int dmar_domain::prepare_attach(device_info &info) {
   if (has_dirty_ops && !u.ssads_supported()) return -EINVAL;
   int addr_width = std::min<int>(agaw_to_width(u.agaw_), int(cap::mgaw(u.cap_)));
   if (addr_width < 64 && max_addr > (1ULL << addr_width)) return -EINVAL;
-  gaw = addr_width;
+  if (gaw != addr_width) gaw = addr_width;  // (one unit: never changes)
   // A domain from a unit with a larger AGAW would lose top levels here; this
   // driver has one unit, so the levels always match.
   if (IOMMUSIM_WARN_ON(u.agaw_ < agaw)) return -EINVAL;

@@ -233,8 +233,8 @@ qi_desc vtd_driver::desc_piotlb(uint16_t did, uint32_t pasid_v, uint64_t addr, u
   }
   unsigned mask = 0;
   while ((1ULL << mask) < npages && mask < 63) mask++;
-  const uint64_t align = 1ULL << (12 + mask);
-  addr &= ~(align - 1);
+  // The address is aligned to the span (the whole space from mask 52 on).
+  addr = 12 + mask >= 64 ? 0 : addr & ~((1ULL << (12 + mask)) - 1);
   d.qw0 = (uint64_t(pasid_v) << 32) | (uint64_t(did) << 16) | (qi::GRAN_PSI_PASID << 4) |
           qi::EIOTLB_TYPE;
   d.qw1 = (addr & ~0xfffULL) | (uint64_t(ih) << 6) | (mask & 0x3f);

@@ -128,8 +128,8 @@ class dmar_domain final : public iommu_domain {
   bool nested_parent = false;
   bool dirty_tracking = false;
   bool force_snooping = false;
-  bool set_pte_snp = false;
-  bool has_mappings = false;
+  std::atomic<bool> set_pte_snp{false};   // read by map_pages of any thread
+  std::atomic<bool> has_mappings{false};
   bool iotlb_sync_map_needed = false;
   int iommu_superpage = 0;  // 0: 4 KiB only, 1: +2 MiB, 2: +1 GiB
   int gaw = 0, agaw = 0;
