@@ -126,6 +126,7 @@ TEST(vtd_timing, cold_nested_walk) {
     const uint64_t out = pwc_lookup(cfg.pwc_ss) + 3 * step;
     const uint64_t xl = L.ingress + context + pasid + cfg.iotlb.lookup_cycles + fs_walk + out +
                         L.nested_combine;
+    EXPECT_EQ(xl, 398u);  // with the defaults
     EXPECT_EQ(r.ext.translate_cycles, xl);
     EXPECT_EQ(ns(r.elapsed), xl + R);
   });
@@ -158,6 +159,7 @@ TEST(vtd_timing, invalidation_wait_round_trip) {
     const uint64_t expect = L.reg_access + (R + L.qi_decode + L.qi_iotlb + sweep) +
                             (R + L.qi_decode + L.qi_wait + W);
     EXPECT_EQ(ns(when - t0), expect);
+    EXPECT_EQ(expect, 59u);  // with the defaults
     EXPECT_EQ(tb.reg(r::IQH, 8), 64u);
   });
 }
