@@ -373,6 +373,29 @@ TEST_F(VtdDriver, ScalableDetachTearsThePasidEntryDown) {
   EXPECT_EQ(1u, bus.context(0x0010)[0] & 1);
 }
 
+TEST_F(VtdDriver, CachingModeFlushesNonPresentToPresentChanges) {
+  bus.set_cap(kCap | (1ULL << 7));  // CM: the unit caches non-present entries (QEMU does)
+  ASSERT_EQ(0, probe());
+  size_t before = bus.descs.size();
+  TestDevice *dev = add({0x0028});
+  // The new scalable context entry: device-selective context cache (DID 0),
+  // then IOTLB DSI of DID 0 (Linux's device_pasid_table_setup).
+  std::vector<qi_desc> want = {
+      D((uint64_t(0x28) << 32) | (qi::CC_GRAN_DEVICE << 4) | qi::CC_TYPE), D(IOTLB_DSI)};
+  EXPECT_EQ(want, bus.invs(before)) << hex(bus.invs(before));
+  before = bus.descs.size();
+  iommu_domain *d = attach(dev);
+  // The new PASID entry: PASID cache and PASID-based IOTLB of DID 2.
+  want = {D((2ULL << 16) | (qi::PC_PASID_SEL << 4) | qi::PC_TYPE),
+          D((2ULL << 16) | (qi::GRAN_NONG_PASID << 4) | qi::EIOTLB_TYPE)};
+  EXPECT_EQ(want, bus.invs(before)) << hex(bus.invs(before));
+  // New mappings are flushed too (iotlb_sync_map: PSI, no hint).
+  before = bus.descs.size();
+  ASSERT_EQ(0, iommu_map(d, 0x3000, 0x7000, SZ_4K, IOMMU_READ));
+  want = {D((2ULL << 16) | IOTLB_PSI, 0x3000)};
+  EXPECT_EQ(want, bus.invs(before)) << hex(bus.invs(before));
+}
+
 TEST_F(VtdDriver, IdentityDomainIsPassThrough) {
   ASSERT_EQ(0, probe());
   TestDevice *dev = add({0x0010});
