@@ -41,9 +41,11 @@ TEST(VtdDriverMt, DisjointMapsAndUnmapsWhileInterruptsArrive) {
     ASSERT_EQ(0, iommu_attach_group_handle(d, dev.group, nullptr));
     ASSERT_EQ(0, iommu_attach_group_handle(d2, dev2.group, nullptr));
 
-    std::atomic<bool> stop{false};
+    std::atomic<bool> stop{false}, started{false};
     std::thread irq([&] {
-      for (uint64_t n = 0; !stop.load(); n++) {
+      // At least 64 rounds, however fast the workers are.
+      for (uint64_t n = 0; !stop.load() || n < 64; n++) {
+        started.store(true);
         // A read fault of 00:02.0 in record n % 8.
         bus.record_fault(unsigned(n % 8), n << 12, (1ULL << 63) | (1ULL << 62) | (6ULL << 32) | 0x10);
         bus.fire(cfg.irq_fault);
@@ -58,6 +60,7 @@ TEST(VtdDriverMt, DisjointMapsAndUnmapsWhileInterruptsArrive) {
     std::vector<std::thread> workers;
     for (uint64_t t = 0; t < 4; t++) {
       workers.emplace_back([&, t] {
+        while (!started.load()) std::this_thread::yield();
         iommu_domain *dom = t < 3 ? d : d2;
         for (int round = 0; round < 40; round++) {
           // Eight pages each in one shared level-1 table.
