@@ -777,6 +777,50 @@ TEST_F(VtdDriver, PageResponseIsAPageGroupResponseDescriptor) {
   EXPECT_EQ(want, bus.invs(before)) << hex(bus.invs(before));
 }
 
+TEST_F(VtdDriver, TeardownWithPriDrainsThePageRequests) {
+  ASSERT_EQ(0, probe());
+  TestDevice *dev = add({0x0500}, /*ats=*/true, /*pri=*/true);
+  ASSERT_NE(nullptr, attach(dev));
+  ASSERT_EQ(0, drv->dev_enable_iopf(*dev));
+  const size_t before = bus.descs.size();
+  iommu_detach_group_handle(domains[0].second, dev->group);
+  domains[0].first = nullptr;
+  // PASID cache, IOTLB DSI (ATS is already off: no device TLB), then the
+  // drain (§7.10): a fenced wait without status write, the domain's IOTLB,
+  // the whole device TLB, and the submission's wait with PRQ drain.
+  std::vector<qi_desc> got(bus.descs.begin() + long(before), bus.descs.end());
+  ASSERT_EQ(8u, got.size()) << hex(got);
+  EXPECT_EQ(D((2ULL << 16) | (qi::PC_PASID_SEL << 4) | qi::PC_TYPE), got[0]);
+  EXPECT_EQ(D((2ULL << 16) | IOTLB_DSI), got[2]);
+  EXPECT_EQ(D((uint64_t(qi::DONE) << 32) | qi::IWD_FENCE | qi::IWD_TYPE), got[4]);
+  EXPECT_EQ(D((2ULL << 16) | IOTLB_DSI), got[5]);
+  EXPECT_EQ(D((uint64_t(0x500) << 32) | qi::DIOTLB_TYPE, 0x7ffffffffffff000ULL | 1), got[6]);
+  EXPECT_EQ(WAIT_QW0 | qi::IWD_PRQ_DRAIN, got[7].qw0);
+  drv->dev_disable_iopf(*dev);
+}
+
+TEST_F(VtdDriver, PageRequestOverflowIsClearedOnceTheQueueIsEmpty) {
+  ASSERT_EQ(0, probe());
+  bus.prs = PRS_PRO;
+  bus.fire(cfg.irq_prq);
+  EXPECT_EQ(0u, bus.prs);
+  EXPECT_EQ(1u, drv->stats().prq_overflows);
+  EXPECT_TRUE(logged("PRQ overflow cleared"));
+}
+
+TEST_F(VtdDriver, WriteBufferFlushWhereCapRwbf) {
+  bus.set_cap(kCap | (1ULL << 4));  // RWBF
+  ASSERT_EQ(0, probe());
+  EXPECT_EQ(2u, bus.wbf);  // before and after setting the root table
+  TestDevice *dev = add({0x0010});
+  iommu_domain *d = attach(dev);
+  EXPECT_EQ(3u, bus.wbf);  // the new PASID entry
+  const size_t before = bus.descs.size();
+  ASSERT_EQ(0, iommu_map(d, 0, 0, SZ_4K, IOMMU_READ));
+  EXPECT_EQ(4u, bus.wbf);  // iotlb_sync_map: a write-buffer flush, no descriptor
+  EXPECT_EQ(before, bus.descs.size());
+}
+
 // ---------------------------------------------------------------------------
 // Dirty tracking
 
@@ -1080,6 +1124,37 @@ TEST_F(VtdDriverUapi, NestedHwptAllocAttachAndInvalidate) {
   const auto got = bus.invs(before);
   ASSERT_FALSE(got.empty());
   EXPECT_EQ((uint64_t(did) << 16) | IOTLB_PSI, got[0].qw0);
+}
+
+TEST_F(VtdDriverUapi, DirtyTrackingOfANestParentReachesTheNestedEntries) {
+  ASSERT_EQ(0, probe());
+  TestDevice *dev = add({0x0010});
+  const uint32_t dev_id = bind(dev);
+  const uint32_t ioas = fd.ioas();
+  uint32_t parent = 0, nested = 0;
+  ASSERT_EQ(0, fd.hwpt_alloc(dev_id, ioas,
+                             IOMMU_HWPT_ALLOC_NEST_PARENT | IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &parent));
+  iommu_hwpt_vtd_s1 s1 = {};
+  s1.pgtbl_addr = 0x1000;
+  s1.addr_width = 48;
+  ASSERT_EQ(0, fd.hwpt_alloc(dev_id, parent, 0, &nested, IOMMU_HWPT_DATA_VTD_S1, &s1, sizeof(s1)));
+  ASSERT_EQ(0, attach_pt(0, nested));
+  const uint16_t did = pasid::did(bus.pasid_entry(0x0010, 0)[1]);
+  EXPECT_FALSE(bus.pasid_entry(0x0010, 0)[0] & pasid::SSADE);
+  iommu_hwpt_set_dirty_tracking cmd = {};
+  cmd.size = sizeof(cmd);
+  cmd.hwpt_id = parent;
+  cmd.flags = IOMMU_HWPT_DIRTY_TRACKING_ENABLE;
+  const size_t before = bus.descs.size();
+  ASSERT_EQ(0, fd.ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING, &cmd));
+  EXPECT_TRUE(bus.pasid_entry(0x0010, 0)[0] & pasid::SSADE);
+  const std::vector<qi_desc> want = {
+      D((uint64_t(did) << 16) | (qi::PC_PASID_SEL << 4) | qi::PC_TYPE),
+      D((uint64_t(did) << 16) | IOTLB_DSI)};
+  EXPECT_EQ(want, bus.invs(before)) << hex(bus.invs(before));
+  cmd.flags = 0;
+  ASSERT_EQ(0, fd.ioctl(IOMMU_HWPT_SET_DIRTY_TRACKING, &cmd));
+  EXPECT_FALSE(bus.pasid_entry(0x0010, 0)[0] & pasid::SSADE);
 }
 
 TEST_F(VtdDriverUapi, PageRequestsReachTheFaultQueueAndTheResponseTheUnit) {
