@@ -24,6 +24,7 @@ void reg_probe::watch_bit(const std::string &name, uint64_t offset, unsigned b) 
 }
 
 void reg_probe::trace(sc_core::sc_trace_file *tf, const std::string &prefix) {
+  traced_ = true;
   for (reg &r : regs_) sc_core::sc_trace(tf, r.value, prefix + r.name);
   for (bit &b : bits_) sc_core::sc_trace(tf, b.value, prefix + b.name);
 }
@@ -40,6 +41,7 @@ void reg_probe::snoop(uint64_t offset, const unsigned char *data, unsigned len) 
 }
 
 void reg_probe::sample() {
+  if (!traced_) return;  // only waveforms read the copies: no cost without them
   for (reg &r : regs_) {
     uint32_t v = 0;
     tlm::tlm_generic_payload p;
@@ -56,7 +58,7 @@ void reg_probe::sample() {
 
 void reg_probe::b_transport(tlm::tlm_generic_payload &trans, sc_core::sc_time &delay) {
   out->b_transport(trans, delay);
-  if (trans.get_response_status() == tlm::TLM_OK_RESPONSE && !trans.get_byte_enable_ptr())
+  if (traced_ && trans.get_response_status() == tlm::TLM_OK_RESPONSE && !trans.get_byte_enable_ptr())
     snoop(trans.get_address(), trans.get_data_ptr(), trans.get_data_length());
   if (trans.is_write() && on_write_) {
     uint64_t v = 0;

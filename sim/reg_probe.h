@@ -34,6 +34,7 @@ class reg_probe : public sc_core::sc_module {
   // Called after each write through the probe (e.g. GO of a device).
   void on_write(std::function<void(uint64_t offset, uint64_t value)> fn) { on_write_ = std::move(fn); }
 
+  // Re-read the watched registers (a no-op unless traced).
   void sample();
   void trace(sc_core::sc_trace_file *tf, const std::string &prefix);
 
@@ -57,6 +58,7 @@ class reg_probe : public sc_core::sc_module {
   std::deque<reg> regs_;  // deque: traced by reference, so elements never move
   std::deque<bit> bits_;
   std::function<void(uint64_t, uint64_t)> on_write_;
+  bool traced_ = false;  // trace() was called: keep the copies current
 };
 
 }  // namespace iommusim::sim

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "models/common/cache.h"
@@ -237,7 +238,14 @@ class smmuv3 : public sc_core::sc_module {
   bool mem_write(uint64_t pa, const void *src, unsigned len, timing_ctx &t);
   bool mem_cas(uint64_t pa, uint64_t expected, uint64_t desired, uint64_t *observed, timing_ctx &t);
   bool mem_peek(uint64_t pa, void *dst, unsigned len);
-  void count(const char *name, uint64_t n = 1) { stats_.counter(name) += n; }
+  // name is always a string literal (a stable address): the counter is found
+  // by that address after its first use, not by a string compare per event.
+  void count(const char *name, uint64_t n = 1) {
+    uint64_t *&c = counter_of_[name];
+    if (!c) c = &stats_.counter(name);  // std::map nodes never move
+    *c += n;
+  }
+  std::unordered_map<const char *, uint64_t *> counter_of_;
 
   // regs.cpp
   void regs_b_transport(tlm::tlm_generic_payload &tr, sc_core::sc_time &delay);
