@@ -134,6 +134,23 @@ walk_result walk_engine::walk(const pt_format &fmt, const walk_params &p, uint64
           r.level = level;
           return r;
         }
+        if (step.update) {
+          // 4. A table-descriptor update (accessed flag), as in step 5.
+          uint64_t observed = desc;
+          const bool ok = mem.cas64(desc_pa, desc, step.new_desc, &observed, t);
+          if (!(ok && observed == desc)) {
+            if (observed == desc || attempt >= max_cas_attempts) {
+              r.fault = walk_fault::external_abort;
+              r.level = level;
+              r.leaf_desc_pa = desc_pa;
+              return r;
+            }
+            r.fetches++;
+            desc = observed;
+            continue;  // changed under us: decode the new value
+          }
+          r.updates++;
+        }
         // 4. Remember the next table (see the walk-state convention above).
         if (cache && zero_state(nst)) cache->fill(level + 1, ia, step.next);
         st = nst;

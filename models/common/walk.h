@@ -15,8 +15,9 @@
 //     the table's IPA to a PA first; a fault there ends the walk (s2_fault).
 //  3. Fetch the descriptor (8 bytes) at table + index * 8; a failed read is an
 //     external abort.
-//  4. Decode: invalid -> translation fault; table -> fill the walk cache, go
-//     down a level; block/page -> leaf.
+//  4. Decode: invalid -> translation fault; table -> (if the format asks,
+//     update the table descriptor atomically, as in step 5) fill the walk
+//     cache, go down a level; block/page -> leaf.
 //  5. Leaf: the format checks permissions and flags for the access; if it asks
 //     for an update (access flag, dirty state) the engine performs it as a
 //     64-bit compare-and-swap and retries the check if the descriptor changed
@@ -70,6 +71,10 @@ struct pt_step {
   enum class what : uint8_t { fault, table, leaf } kind = what::fault;
   walk_fault fault = walk_fault::translation;
   uint64_t next = 0;  // table: the next table's address
+  // table: write new_desc with compare-and-swap before descending (x86
+  // first stage sets A in every paging-structure entry it uses).
+  bool update = false;
+  uint64_t new_desc = 0;
 };
 
 // A leaf's translation as the IOMMU uses it.

@@ -59,6 +59,11 @@ pt_step first_stage_format::decode(int level, uint64_t desc, walk_state &st,
   }
   s.kind = pt_step::what::table;
   s.next = desc & addr_mask & low_mask(p.oas);
+  // §3.6.3: A is set in every first-stage paging-structure entry used.
+  if (!(p.format_flags & ff_no_ad) && !(desc & fs_a)) {
+    s.update = true;
+    s.new_desc = desc | fs_a;
+  }
   return s;
 }
 

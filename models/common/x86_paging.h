@@ -26,9 +26,10 @@
 // Use fs_check()/ss_check() to decide an access against a cached translation:
 // they give the precise reason (privilege, write, execute, read).
 //
-// Hardware A/D updates (first stage always; second stage with ff_ss_ad) set
-// A, and D on a write, in the leaf as one compare-and-swap. A and D of the
-// non-leaf entries are not set (docs/vtd.md, fidelity).
+// Hardware A/D updates, each one compare-and-swap: first stage (always) A in
+// every paging-structure entry used, and A, plus D on a write, in the leaf;
+// second stage (with ff_ss_ad) A, plus D on a write, in the leaf only (the A
+// of non-leaf second-stage entries is not set: docs/vtd.md, fidelity).
 #pragma once
 
 #include <cstdint>

@@ -5,6 +5,7 @@
 // independently of the code under test.
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -29,6 +30,7 @@ class mem : public walk_memory {
   std::map<uint64_t, uint64_t> words;
   std::set<uint64_t> failing;
   unsigned reads = 0, cas = 0;
+  std::function<void(uint64_t)> on_cas;  // another agent's write before the swap
   uint64_t get(uint64_t pa) const {
     auto it = words.find(pa);
     return it == words.end() ? 0 : it->second;
@@ -42,6 +44,7 @@ class mem : public walk_memory {
   bool cas64(uint64_t pa, uint64_t expected, uint64_t desired, uint64_t *observed,
              timing_ctx &) override {
     cas++;
+    if (on_cas) on_cas(pa);
     if (failing.count(pa)) return false;
     *observed = get(pa);
     if (*observed == expected) words[pa] = desired;
@@ -108,20 +111,43 @@ TEST_F(X86Paging, FirstStage4Level4KSetsAccessedThenDirty) {
   EXPECT_EQ(r.xlate.out_addr, 0xabcde000u);
   EXPECT_EQ(r.xlate.page_shift, 12u);
   EXPECT_EQ(r.fetches, 4u);
-  EXPECT_EQ(r.updates, 1u);
+  EXPECT_EQ(r.updates, 4u) << "A in the PML4E, PDPTE, PDE and PTE";
   const uint64_t pte = r.leaf_desc_pa;
   EXPECT_EQ(pte, 0x100000u + 0x3000 + idx(ia, 1) * 8);
   EXPECT_EQ(m.get(pte), 0xabcde000u | P | RW | US | A);  // read: A only
+  EXPECT_EQ(m.get(0x100000 + idx(ia, 4) * 8), 0x101000u | P | RW | US | A);
+  EXPECT_EQ(m.get(0x101000 + idx(ia, 3) * 8), 0x102000u | P | RW | US | A);
+  EXPECT_EQ(m.get(0x102000 + idx(ia, 2) * 8), 0x103000u | P | RW | US | A);
   EXPECT_FALSE(r.xlate.attrs & x::xa_dirty);
   r = walk(fs, root, 4, ia, acc(true, false, false), 0);
   ASSERT_EQ(r.fault, walk_fault::none);
   EXPECT_EQ(m.get(pte), 0xabcde000u | P | RW | US | A | D);
   EXPECT_TRUE(r.xlate.attrs & x::xa_dirty);
-  EXPECT_EQ(m.cas, 2u);
+  EXPECT_EQ(r.updates, 1u) << "the tables' A is set already";
+  EXPECT_EQ(m.cas, 5u);
   // Nothing more to set: no update.
   r = walk(fs, root, 4, ia, acc(true, false, false), 0);
   EXPECT_EQ(r.updates, 0u);
-  EXPECT_EQ(m.cas, 2u);
+  EXPECT_EQ(m.cas, 5u);
+  // A table entry changing under its A update is decoded again: here
+  // software cleared P meanwhile, so the walk faults at that level.
+  const uint64_t pml4e = 0x100000 + idx(ia, 4) * 8;
+  m.words[pml4e] = 0x101000u | P | RW | US;
+  m.on_cas = [&](uint64_t pa) {
+    if (pa == pml4e) m.words[pa] = 0x101000u | RW | US;
+    m.on_cas = nullptr;
+  };
+  r = walk(fs, root, 4, ia, acc(false, false, false), 0);
+  EXPECT_EQ(r.fault, walk_fault::translation);
+  EXPECT_EQ(r.level, 1);
+  EXPECT_EQ(r.fetches, 2u) << "the failed swap returned the new value";
+  // ff_no_ad: no update at all.
+  m.words[pml4e] = 0x101000u | P | RW | US;
+  m.cas = 0;
+  r = walk(fs, root, 4, ia, acc(false, false, false), x::ff_no_ad);
+  EXPECT_EQ(r.fault, walk_fault::none);
+  EXPECT_EQ(r.updates, 0u);
+  EXPECT_EQ(m.cas, 0u);
 }
 
 TEST_F(X86Paging, FirstStage5LevelAndLargePages) {
