@@ -8,7 +8,8 @@
 // cannot be fetched or is invalid sets FSTS.IQE with IQERCD.IQEI, leaves IQH
 // on it and stops the queue until software clears IQE; a device-TLB
 // invalidation not completed within dev_tlb_timeout cycles when a wait
-// descriptor needs it sets ITE (IQERCD.ITESID) and stops the queue likewise;
+// descriptor needs it sets ITE (IQERCD.ITESID), aborts that wait (IQH moves
+// past it without its status write) and stops the queue until ITE is cleared;
 // a completion with an unknown ITag sets ICE (IQERCD.ICESID).
 //
 // Cost of a descriptor: its fetch (memory), qi_decode, the type's base cost
@@ -170,8 +171,11 @@ void vtd::qi_thread() {
         const qi_status s = qi_execute(desc, t);
         if (s == qi_status::invalid) code = reg::IQEI_INVALID;
         if (s == qi_status::timeout) {
+          // §6.5.2.10 ITE: the pending wait is aborted (no status write, no
+          // interrupt); fetching stops after it until ITE is cleared.
+          iqh_ = (iqh_ + sz) % qbytes;
           if (mode_ == timing_mode::fast) sc_core::wait(d), d = sc_core::SC_ZERO_TIME;
-          continue;  // ITE raised, queue halted with IQH on the wait descriptor
+          continue;
         }
       }
       if (code != reg::IQEI_NONE) {

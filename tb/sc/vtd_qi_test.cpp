@@ -188,13 +188,16 @@ TEST(vtd_qi, device_tlb_invalidations_and_ite_ice) {
                    100'000);
     EXPECT_EQ(tb.reg(r::FSTS), 0x40u) << "ITE";
     EXPECT_EQ((tb.reg(r::IQERCD, 8) >> 32) & 0xffff, 0x0100u) << "ITESID";
-    EXPECT_EQ(tb.reg(r::IQH, 8), head + 32) << "on the wait descriptor";
-    EXPECT_NE(tb.mem.read32(tb.status_word), 2u);
+    EXPECT_EQ(tb.reg(r::IQH, 8), head + 64) << "past the aborted wait";
+    EXPECT_NE(tb.mem.read32(tb.status_word), 2u) << "aborted: no status write";
     EXPECT_EQ(tb.irqs.size(), 2u) << "fault event";
-    // Clearing ITE resumes the queue: the wait completes.
+    // The queue stays stopped until ITE is cleared, then runs on.
+    tb.submit({desc::wait(true, false, 3, tb.status_word)});
+    wait(sc_time(1, sc_core::SC_US));
+    EXPECT_EQ(tb.reg(r::IQH, 8), head + 64);
     tb.set_reg(r::FSTS, 0x40);
     wait(sc_time(1, sc_core::SC_US));
-    EXPECT_EQ(tb.mem.read32(tb.status_word), 2u);
+    EXPECT_EQ(tb.mem.read32(tb.status_word), 3u);
     EXPECT_EQ(tb.reg(r::IQH, 8), tb.iqt);
     // ICE: a completion with an ITag nobody is waiting for.
     tb.ep.atc_never = false;
