@@ -87,6 +87,7 @@ class FakeVtd final : public host_bus {
   uint64_t now = 0;                // ns
   int nallocs = 0;
   unsigned wbf = 0;                // write-buffer flushes
+  uint64_t mem_reads = 0, mem_writes = 0, reg_reads = 0, reg_writes = 0, polls = 0;
 
   void set_cap(uint64_t v) { put(reg::CAP, v, 8); }
   void set_ecap(uint64_t v) { put(reg::ECAP, v, 8); }
@@ -105,6 +106,7 @@ class FakeVtd final : public host_bus {
   // --- host_bus ---
   uint32_t readl(uint64_t pa) override {
     guard g(mu);
+    reg_reads++;
     const uint64_t off = pa - kVtdBase;
     switch (off) {
       case reg::GSTS: return gsts;
@@ -117,6 +119,7 @@ class FakeVtd final : public host_bus {
   }
   uint64_t readq(uint64_t pa) override {
     guard g(mu);
+    reg_reads++;
     const uint64_t off = pa - kVtdBase;
     switch (off) {
       case reg::IQH: return uint64_t(iqh) << shift();
@@ -125,15 +128,35 @@ class FakeVtd final : public host_bus {
       default: return get(off, 8);
     }
   }
-  void writel(uint64_t pa, uint32_t v) override { write(pa - kVtdBase, v, false); }
-  void writeq(uint64_t pa, uint64_t v) override { write(pa - kVtdBase, v, true); }
+  void writel(uint64_t pa, uint32_t v) override {
+    guard g(mu);
+    reg_writes++;
+    write(pa - kVtdBase, v, false);
+  }
+  void writeq(uint64_t pa, uint64_t v) override {
+    guard g(mu);
+    reg_writes++;
+    write(pa - kVtdBase, v, true);
+  }
 
+  // The driver's accesses are counted (host_bus cost); the fake's own and
+  // the tests' (rd/wr, mem64, set_mem64) are not.
   void mem_read(uint64_t pa, void *dst, size_t len) override {
+    guard g(mu);
+    mem_reads++;
+    rd(pa, dst, len);
+  }
+  void mem_write(uint64_t pa, const void *src, size_t len) override {
+    guard g(mu);
+    mem_writes++;
+    wr(pa, src, len);
+  }
+  void rd(uint64_t pa, void *dst, size_t len) {
     guard g(mu);
     auto *d = static_cast<uint8_t *>(dst);
     for (size_t i = 0; i < len; i++) d[i] = byte(pa + i);
   }
-  void mem_write(uint64_t pa, const void *src, size_t len) override {
+  void wr(uint64_t pa, const void *src, size_t len) {
     guard g(mu);
     const auto *s = static_cast<const uint8_t *>(src);
     for (size_t i = 0; i < len; i++) page(pa + i)[(pa + i) & 4095] = s[i];
@@ -161,6 +184,8 @@ class FakeVtd final : public host_bus {
   bool poll32(uint64_t pa, uint32_t mask, uint32_t want, uint64_t interval,
               uint64_t timeout) override {
     guard g(mu);
+    polls++;
+    reg_reads--;  // the readl below is the poll's
     if ((readl(pa) & mask) == want) {
       now += interval;
       return true;
@@ -171,16 +196,17 @@ class FakeVtd final : public host_bus {
   bool poll_mem32(uint64_t pa, uint32_t mask, uint32_t want, uint64_t interval,
                   uint64_t timeout) override {
     guard g(mu);
+    polls++;
     if (!late_.empty()) {
       // The status write lands while this poll gives up (the waiter then
       // checks FSTS before polling again).
-      for (auto &[addr, data] : late_) mem_write(addr, &data, 4);
+      for (auto &[addr, data] : late_) wr(addr, &data, 4);
       late_.clear();
       now += timeout;
       return false;
     }
     uint32_t v;
-    mem_read(pa, &v, 4);
+    rd(pa, &v, 4);
     if ((v & mask) == want) {
       now += interval;
       return true;
@@ -211,10 +237,10 @@ class FakeVtd final : public host_bus {
   // --- test helpers ---
   uint64_t mem64(uint64_t pa) {
     uint64_t v;
-    mem_read(pa, &v, 8);
+    rd(pa, &v, 8);
     return v;
   }
-  void set_mem64(uint64_t pa, uint64_t v) { mem_write(pa, &v, 8); }
+  void set_mem64(uint64_t pa, uint64_t v) { wr(pa, &v, 8); }
   // Run the handler of line as the platform's IRQ thread does (not under
   // the bus lock: the handler makes bus calls of its own).
   void fire(unsigned line) {
@@ -260,7 +286,7 @@ class FakeVtd final : public host_bus {
     guard g(mu);
     const uint64_t base = get(reg::PQA, 8) & ~0xfffULL;
     const uint64_t rec[4] = {q0, q1, 0, 0};
-    mem_write(base + pqt, rec, sizeof(rec));
+    wr(base + pqt, rec, sizeof(rec));
     pqt = (pqt + 32) & prq::RING_MASK;
     prs |= PRS_PPR;
   }
@@ -282,7 +308,7 @@ class FakeVtd final : public host_bus {
   std::array<uint64_t, 4> context(uint16_t rid) {
     std::array<uint64_t, 4> c{};
     const uint64_t pa = context_pa(rid);
-    if (pa) mem_read(pa, c.data(), scalable() ? 32 : 16);
+    if (pa) rd(pa, c.data(), scalable() ? 32 : 16);
     return c;
   }
   uint64_t pasid_entry_pa(uint16_t rid, uint32_t pasid_v) {
@@ -296,7 +322,7 @@ class FakeVtd final : public host_bus {
   std::array<uint64_t, 8> pasid_entry(uint16_t rid, uint32_t pasid_v) {
     std::array<uint64_t, 8> e{};
     const uint64_t pa = pasid_entry_pa(rid, pasid_v);
-    if (pa) mem_read(pa, e.data(), 64);
+    if (pa) rd(pa, e.data(), 64);
     return e;
   }
   // Walk a second-stage table of levels levels; the leaf, its level (0: no
@@ -391,7 +417,7 @@ class FakeVtd final : public host_bus {
     const unsigned tail = unsigned(get(reg::IQT, 8) >> sh) % 256;
     while (iqh != tail) {
       qi_desc d;
-      mem_read(base + (uint64_t(iqh) << sh), &d, 1u << sh);
+      rd(base + (uint64_t(iqh) << sh), &d, 1u << sh);
       const uint64_t type = d.qw0 & 0xf;
       if (iqe_once.erase(type)) {
         fsts |= fsts::IQE;
@@ -413,7 +439,7 @@ class FakeVtd final : public host_bus {
           late_waits--;
           late_.emplace_back(d.qw1 & ~3ULL, data);
         } else {
-          mem_write(d.qw1 & ~3ULL, &data, 4);
+          wr(d.qw1 & ~3ULL, &data, 4);
         }
         if (ice_once) {
           ice_once = false;
