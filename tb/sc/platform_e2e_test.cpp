@@ -12,135 +12,39 @@
 #include <gtest/gtest.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "core/iommufd_private.h"
-#include "core/vfs.h"
 #include "drivers/smmuv3/smmuv3_driver.h"
-#include "iommusim/iommufd.h"
-#include "iommusim/iommufd_sim.h"
 #include "iommusim/vfio.h"
-#include "models/devices/dma_test.h"
+#include "platform_test_util.h"
 #include "sim/dma_tap.h"
 #include "sim/host_cpu.h"
-#include "sim/platform.h"
 
 using namespace iommusim;
 using namespace iommusim::sim;
-using models::dma_test;
+using namespace iommusim::platform_test;
 
 namespace {
 
-std::string platform_text(models::timing_mode mode) {
-  std::ifstream in(std::string(IOMMUSIM_SOURCE_DIR) + "/sim/configs/smmuv3_default.yaml");
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::string t = s.str();
-  if (mode == models::timing_mode::fast) t.replace(t.find("timing: cycle"), 13, "timing: fast ");
-  return t;
-}
-
-// Page-aligned memory of the program, released with munmap.
-struct buffer {
-  explicit buffer(size_t n) : len(n) {
-    p = static_cast<uint8_t *>(mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  }
-  ~buffer() { munmap(p, len); }
-  uint8_t *p;
-  size_t len;
-};
-
-uint32_t ioas_alloc(int fd) {
-  iommu_ioas_alloc a{};
-  a.size = sizeof(a);
-  EXPECT_EQ(iommusim_ioctl(fd, IOMMU_IOAS_ALLOC, &a), 0) << strerror(errno);
-  return a.out_ioas_id;
-}
-
-void ioas_map(int fd, uint32_t ioas, void *va, size_t len, uint64_t iova) {
-  iommu_ioas_map m{};
-  m.size = sizeof(m);
-  m.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
-  m.ioas_id = ioas;
-  m.user_va = reinterpret_cast<uint64_t>(va);
-  m.length = len;
-  m.iova = iova;
-  ASSERT_EQ(iommusim_ioctl(fd, IOMMU_IOAS_MAP, &m), 0) << strerror(errno);
-}
-
-iommufd::iommufd_ctx *ctx_of(int fd) {
-  iommufd::file *f = iommufd::fd_table::get().fget(fd);
-  if (!f) return nullptr;
-  auto *ictx = dynamic_cast<iommufd::iommufd_ctx *>(f);
-  f->put();
-  return ictx;
-}
-
-// GO, then poll STATUS for DONE; returns STATUS.
-uint64_t run_dma(iommufd::host_bus &bus, uint64_t bar, uint64_t src, uint64_t dst, uint64_t len,
-                 uint64_t ctrl, uint64_t pattern = 0) {
-  bus.writeq(bar + dma_test::SRC, src);
-  bus.writeq(bar + dma_test::DST, dst);
-  bus.writeq(bar + dma_test::LEN, len);
-  bus.writeq(bar + dma_test::CTRL, ctrl);
-  bus.writeq(bar + dma_test::PATTERN, pattern);
-  bus.writeq(bar + dma_test::GO, 1);
-  EXPECT_TRUE(bus.poll32(bar + dma_test::STATUS, dma_test::ST_DONE, dma_test::ST_DONE, 100, 100'000'000));
-  return bus.readq(bar + dma_test::STATUS);
-}
-
-void ioas_unmap(int fd, uint32_t ioas, uint64_t iova, uint64_t len) {
-  iommu_ioas_unmap u{};
-  u.size = sizeof(u);
-  u.ioas_id = ioas;
-  u.iova = iova;
-  u.length = len;
-  ASSERT_EQ(iommusim_ioctl(fd, IOMMU_IOAS_UNMAP, &u), 0) << strerror(errno);
-  EXPECT_EQ(u.length, len);
-}
-
-uint32_t hwpt_alloc(int fd, uint32_t dev_id, uint32_t pt_id, uint32_t flags, uint32_t fault_id = 0) {
-  iommu_hwpt_alloc a{};
-  a.size = sizeof(a);
-  a.flags = flags;
-  a.dev_id = dev_id;
-  a.pt_id = pt_id;
-  a.fault_id = fault_id;
-  EXPECT_EQ(iommusim_ioctl(fd, IOMMU_HWPT_ALLOC, &a), 0) << strerror(errno);
-  return a.out_hwpt_id;
-}
-
-// IOMMU_HWPT_GET_DIRTY_BITMAP over [iova, iova + 64 pages): bit n = page n.
-uint64_t dirty_bitmap(int fd, uint32_t hwpt, uint64_t iova, uint32_t flags = 0) {
-  uint64_t bits = 0;
-  iommu_hwpt_get_dirty_bitmap g{};
-  g.size = sizeof(g);
-  g.hwpt_id = hwpt;
-  g.flags = flags;
-  g.iova = iova;
-  g.length = 64 * 4096;
-  g.page_size = 4096;
-  g.data = reinterpret_cast<uint64_t>(&bits);
-  EXPECT_EQ(iommusim_ioctl(fd, IOMMU_HWPT_GET_DIRTY_BITMAP, &g), 0) << strerror(errno);
-  return bits;
-}
-
-void set_dirty_tracking(int fd, uint32_t hwpt, bool on) {
-  iommu_hwpt_set_dirty_tracking d{};
-  d.size = sizeof(d);
-  d.flags = on ? IOMMU_HWPT_DIRTY_TRACKING_ENABLE : 0;
-  d.hwpt_id = hwpt;
-  ASSERT_EQ(iommusim_ioctl(fd, IOMMU_HWPT_SET_DIRTY_TRACKING, &d), 0) << strerror(errno);
-}
-
 iommufd::smmuv3::smmuv3_driver &smmu_driver(platform &p) { return *p.iommus().at(0).driver; }
+
+// The default SMMUv3 platform, an iommufd context with an IOAS, and a device
+// bound to it.
+struct e2e {
+  e2e(models::timing_mode mode, const char *device)
+      : p(platform::load_string(config_text(mode))), fd(iommusim_open()), ioas(ioas_alloc(fd)),
+        dev(p, device, fd), bus(p.bus()) {}
+  ~e2e() { EXPECT_EQ(iommusim_close(fd), 0); }
+  platform &p;
+  const int fd;
+  const uint32_t ioas;
+  bound_device dev;
+  iommufd::host_bus &bus;
+};
 
 class PlatformE2E : public ::testing::TestWithParam<models::timing_mode> {};
 
@@ -151,64 +55,51 @@ std::string mode_name(const ::testing::TestParamInfo<models::timing_mode> &i) {
 }  // namespace
 
 TEST_P(PlatformE2E, DmaLandsInTheProgramsBuffer) {
-  platform &p = platform::load_string(platform_text(GetParam()));
-  platform::device *dev = p.find_device("dma0");
-  ASSERT_NE(dev, nullptr);
-  iommufd::host_bus &bus = p.bus();
-
-  const int fd = iommusim_open();
-  ASSERT_GE(fd, 0);
-  const uint32_t ioas = ioas_alloc(fd);
-  uint32_t dev_id = 0;
-  auto idev = iommufd::iommufd_device_bind(ctx_of(fd), dev->dev, &dev_id);
-  ASSERT_FALSE(idev.is_err()) << idev.err();
-  uint32_t pt = ioas;
-  ASSERT_EQ(iommufd::iommufd_device_attach(idev.get(), &pt), 0);
-  EXPECT_NE(pt, ioas);  // the automatic paging HWPT
+  e2e t(GetParam(), "dma0");
+  ASSERT_TRUE(t.dev.ok());
+  uint32_t pt = t.ioas;
+  ASSERT_EQ(t.dev.attach(&pt), 0);
+  EXPECT_NE(pt, t.ioas);  // the automatic paging HWPT
 
   constexpr size_t kLen = 3 * 4096;
   buffer src(kLen), dst(kLen);
   for (size_t i = 0; i < kLen; i++) src.p[i] = static_cast<uint8_t>(i * 31 + 7);
   std::memset(dst.p, 0xee, kLen);
   constexpr uint64_t kSrcIova = 0x10'0000, kDstIova = 0x20'0000;
-  ioas_map(fd, ioas, src.p, kLen, kSrcIova);
-  ioas_map(fd, ioas, dst.p, kLen, kDstIova);
+  ASSERT_EQ(ioas_map(t.fd, t.ioas, src.p, kLen, kSrcIova), 0);
+  ASSERT_EQ(ioas_map(t.fd, t.ioas, dst.p, kLen, kDstIova), 0);
 
   // Copy 3 pages minus a few bytes, starting off a page boundary.
-  const uint64_t st = run_dma(bus, dev->bar, kSrcIova + 5, kDstIova + 9, kLen - 16, 0);
+  const uint64_t st = run_dma(t.bus, t.dev.bar(), kSrcIova + 5, kDstIova + 9, kLen - 16, 0);
   EXPECT_EQ(st & dma_test::ST_ERROR, 0u) << std::hex << st;
-  EXPECT_EQ(bus.readq(dev->bar + dma_test::BYTES_DONE), kLen - 16);
+  EXPECT_EQ(t.bus.readq(t.dev.bar() + dma_test::BYTES_DONE), kLen - 16);
   EXPECT_EQ(std::memcmp(dst.p + 9, src.p + 5, kLen - 16), 0);
   for (size_t i = 0; i < 9; i++) EXPECT_EQ(dst.p[i], 0xee);
   for (size_t i = kLen - 7; i < kLen; i++) EXPECT_EQ(dst.p[i], 0xee);
-  EXPECT_GT(bus.readq(dev->bar + dma_test::CYCLES), 0u);
+  EXPECT_GT(t.bus.readq(t.dev.bar() + dma_test::CYCLES), 0u);
 
   // Fill: the pattern's bytes, little-endian, from the first byte.
-  const uint64_t st2 = run_dma(bus, dev->bar, 0, kDstIova, 4096, dma_test::CTRL_FILL, 0x0807'0605'0403'0201ULL);
+  const uint64_t st2 = run_dma(t.bus, t.dev.bar(), 0, kDstIova, 4096, dma_test::CTRL_FILL, 0x0807'0605'0403'0201ULL);
   EXPECT_EQ(st2 & dma_test::ST_ERROR, 0u);
   for (size_t i = 0; i < 4096; i++) ASSERT_EQ(dst.p[i], static_cast<uint8_t>(1 + i % 8)) << i;
 
   // An IOVA nothing is mapped at: a translation fault, reported by the device.
-  const uint64_t st3 = run_dma(bus, dev->bar, 0, 0x90'0000, 64, dma_test::CTRL_FILL, 1);
+  const uint64_t st3 = run_dma(t.bus, t.dev.bar(), 0, 0x90'0000, 64, dma_test::CTRL_FILL, 1);
   EXPECT_NE(st3 & dma_test::ST_ERROR, 0u);
   EXPECT_EQ((st3 >> 16) & 0xffff, uint64_t{dma_test::ERR_TRANSLATION});
-  EXPECT_EQ(bus.readq(dev->bar + dma_test::FAULT_ADDR), 0x90'0000u);
+  EXPECT_EQ(t.bus.readq(t.dev.bar() + dma_test::FAULT_ADDR), 0x90'0000u);
 
-  p.run_until_idle();
-  iommufd::iommufd_device_detach(idev.get());
-  iommufd::iommufd_device_unbind(idev.get());
-  EXPECT_EQ(iommusim_close(fd), 0);
+  t.p.run_until_idle();
   // The taps saw every DMA of the device.
-  const std::string stats = p.stats_json();
+  const std::string stats = t.p.stats_json();
   EXPECT_NE(stats.find("\"upstream.dma0\""), std::string::npos);
   EXPECT_NE(stats.find("\"smmu0.driver\""), std::string::npos);
-  p.shutdown();
-  EXPECT_GE(dev->tap->stats().get("faults"), 1u);
-  EXPECT_EQ(dev->tap->stats().get("bytes"), 2 * (kLen - 16) + 4096);
+  EXPECT_GE(t.dev.dev->tap->stats().get("faults"), 1u);
+  EXPECT_EQ(t.dev.dev->tap->stats().get("bytes"), 2 * (kLen - 16) + 4096);
 }
 
 TEST_P(PlatformE2E, ThroughTheVfioCdevAsAProgramDoes) {
-  platform &p = platform::load_string(platform_text(GetParam()));
+  platform &p = platform::load_string(config_text(GetParam()));
   const int iommufd = iommusim_open();
   ASSERT_GE(iommufd, 0);
   const int vfd = iommusim_open_path("/dev/vfio/devices/vfio0", O_RDWR);
@@ -232,7 +123,7 @@ TEST_P(PlatformE2E, ThroughTheVfioCdevAsAProgramDoes) {
 
   buffer buf(2 * 4096);
   std::memset(buf.p, 0, buf.len);
-  ioas_map(iommufd, ioas, buf.p, buf.len, 0x4000'0000);
+  ASSERT_EQ(ioas_map(iommufd, ioas, buf.p, buf.len, 0x4000'0000), 0);
   auto wr = [&](uint64_t off, uint64_t v) {
     ASSERT_EQ(iommusim_pwrite(vfd, &v, 8, static_cast<off_t>(ri.offset + off)), 8) << strerror(errno);
   };
@@ -264,46 +155,39 @@ TEST_P(PlatformE2E, ThroughTheVfioCdevAsAProgramDoes) {
 // the SMMU writes an F_TRANSLATION record (SMMUv3 §7.3.10) to the event queue,
 // the driver's event interrupt reads it, and no byte of the program changes.
 TEST_P(PlatformE2E, AfterUnmapTheSameDmaIsFTranslationAndChangesNothing) {
-  platform &p = platform::load_string(platform_text(GetParam()));
-  platform::device *dev = p.find_device("dma0");
-  ASSERT_NE(dev, nullptr);
-  iommufd::host_bus &bus = p.bus();
-  const int fd = iommusim_open();
-  const uint32_t ioas = ioas_alloc(fd);
-  uint32_t dev_id = 0;
-  auto idev = iommufd::iommufd_device_bind(ctx_of(fd), dev->dev, &dev_id);
-  ASSERT_FALSE(idev.is_err());
-  uint32_t pt = ioas;
-  ASSERT_EQ(iommufd::iommufd_device_attach(idev.get(), &pt), 0);
+  e2e t(GetParam(), "dma0");
+  ASSERT_TRUE(t.dev.ok());
+  uint32_t pt = t.ioas;
+  ASSERT_EQ(t.dev.attach(&pt), 0);
 
   constexpr uint64_t kIova = 0x30'0000, kCanaryIova = kIova + 0x2000;
   buffer dst(2 * 4096), canary(4096);
   std::memset(dst.p, 0x11, dst.len);
   std::memset(canary.p, 0x22, canary.len);
-  ioas_map(fd, ioas, dst.p, dst.len, kIova);
-  ioas_map(fd, ioas, canary.p, canary.len, kCanaryIova);
+  ASSERT_EQ(ioas_map(t.fd, t.ioas, dst.p, dst.len, kIova), 0);
+  ASSERT_EQ(ioas_map(t.fd, t.ioas, canary.p, canary.len, kCanaryIova), 0);
 
   const uint64_t pattern = 0x5a5a'5a5a'5a5a'5a5aULL;
-  const uint64_t ok = run_dma(bus, dev->bar, 0, kIova, dst.len, dma_test::CTRL_FILL, pattern);
+  const uint64_t ok = run_dma(t.bus, t.dev.bar(), 0, kIova, dst.len, dma_test::CTRL_FILL, pattern);
   ASSERT_EQ(ok & dma_test::ST_ERROR, 0u);
   for (size_t i = 0; i < dst.len; i++) ASSERT_EQ(dst.p[i], 0x5a) << i;
-  p.run_until_idle();
-  const size_t events_before = smmu_driver(p).recent_events().size();
+  t.p.run_until_idle();
+  const size_t events_before = smmu_driver(t.p).recent_events().size();
 
-  ioas_unmap(fd, ioas, kIova, dst.len);
+  ASSERT_EQ(ioas_unmap(t.fd, t.ioas, kIova, dst.len), 0);
   std::memset(dst.p, 0x33, dst.len);  // the program reuses its buffer
-  const uint64_t st = run_dma(bus, dev->bar, 0, kIova, dst.len, dma_test::CTRL_FILL, pattern);
+  const uint64_t st = run_dma(t.bus, t.dev.bar(), 0, kIova, dst.len, dma_test::CTRL_FILL, pattern);
   EXPECT_NE(st & dma_test::ST_ERROR, 0u);
   EXPECT_EQ((st >> 16) & 0xffff, uint64_t{dma_test::ERR_TRANSLATION});
-  EXPECT_EQ(bus.readq(dev->bar + dma_test::FAULT_ADDR), kIova);
-  EXPECT_EQ(bus.readq(dev->bar + dma_test::BYTES_DONE), 0u);
-  p.run_until_idle();
+  EXPECT_EQ(t.bus.readq(t.dev.bar() + dma_test::FAULT_ADDR), kIova);
+  EXPECT_EQ(t.bus.readq(t.dev.bar() + dma_test::BYTES_DONE), 0u);
+  t.p.run_until_idle();
 
   for (size_t i = 0; i < dst.len; i++) ASSERT_EQ(dst.p[i], 0x33) << i;
   for (size_t i = 0; i < canary.len; i++) ASSERT_EQ(canary.p[i], 0x22) << i;
 
   // Exactly one record: the device stops at its first faulting burst.
-  const std::vector<iommufd::smmuv3::event_record> ev = smmu_driver(p).recent_events();
+  const std::vector<iommufd::smmuv3::event_record> ev = smmu_driver(t.p).recent_events();
   ASSERT_EQ(ev.size(), events_before + 1);
   const iommufd::smmuv3::event_record &e = ev.back();
   EXPECT_EQ(e.id, 0x10);  // F_TRANSLATION
@@ -314,11 +198,6 @@ TEST_P(PlatformE2E, AfterUnmapTheSameDmaIsFTranslationAndChangesNothing) {
   EXPECT_EQ(e.raw[0], 0x10u | (uint64_t{0x10} << 32));  // type, SSV=0, StreamID
   EXPECT_EQ((e.raw[1] >> 35) & 1, 0u);                  // RnW = 0: a write
   EXPECT_EQ(e.raw[2], kIova);                           // InputAddr
-
-  iommufd::iommufd_device_detach(idev.get());
-  iommufd::iommufd_device_unbind(idev.get());
-  EXPECT_EQ(iommusim_close(fd), 0);
-  p.shutdown();
 }
 
 // Dirty tracking with HTTU (SMMUv3 §3.13): the SMMU sets a writable-clean
@@ -326,47 +205,43 @@ TEST_P(PlatformE2E, AfterUnmapTheSameDmaIsFTranslationAndChangesNothing) {
 // clears exactly the written pages, reads leave pages clean, and re-enabling
 // starts from a clean state (iommufd clears on enable).
 TEST_P(PlatformE2E, DirtyTrackingReportsExactlyThePagesTheDeviceWrote) {
-  platform &p = platform::load_string(platform_text(GetParam()));
-  platform::device *dev = p.find_device("dma0");
-  ASSERT_NE(dev, nullptr);
-  iommufd::host_bus &bus = p.bus();
-  const int fd = iommusim_open();
-  const uint32_t ioas = ioas_alloc(fd);
-  uint32_t dev_id = 0;
-  auto idev = iommufd::iommufd_device_bind(ctx_of(fd), dev->dev, &dev_id);
-  ASSERT_FALSE(idev.is_err());
-  const uint32_t hwpt = hwpt_alloc(fd, dev_id, ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING);
+  e2e t(GetParam(), "dma0");
+  ASSERT_TRUE(t.dev.ok());
+  const uint32_t hwpt = hwpt_alloc(t.fd, t.dev.dev_id, t.ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING);
   ASSERT_NE(hwpt, 0u);
   uint32_t pt = hwpt;
-  ASSERT_EQ(iommufd::iommufd_device_attach(idev.get(), &pt), 0);
+  ASSERT_EQ(t.dev.attach(&pt), 0);
 
   constexpr uint64_t kIova = 0x100'0000;
   buffer buf(8 * 4096);
   std::memset(buf.p, 0, buf.len);
-  ioas_map(fd, ioas, buf.p, buf.len, kIova);
-  set_dirty_tracking(fd, hwpt, true);
-  EXPECT_EQ(dirty_bitmap(fd, hwpt, kIova), 0u);
+  ASSERT_EQ(ioas_map(t.fd, t.ioas, buf.p, buf.len, kIova), 0);
+  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, true), 0);
+  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
 
-  const uint64_t pat = 0x0101'0101'0101'0101ULL;
-  ASSERT_EQ(run_dma(bus, dev->bar, 0, kIova + 0x1000, 4096, dma_test::CTRL_FILL, pat) & dma_test::ST_ERROR, 0u);
-  ASSERT_EQ(run_dma(bus, dev->bar, 0, kIova + 0x3000 + 100, 64, dma_test::CTRL_FILL, pat) & dma_test::ST_ERROR, 0u);
+  const uint64_t bar = t.dev.bar(), pat = 0x0101'0101'0101'0101ULL;
+  auto fill = [&](uint64_t iova, uint64_t len) {
+    return run_dma(t.bus, bar, 0, iova, len, dma_test::CTRL_FILL, pat) & dma_test::ST_ERROR;
+  };
+  ASSERT_EQ(fill(kIova + 0x1000, 4096), 0u);
+  ASSERT_EQ(fill(kIova + 0x3000 + 100, 64), 0u);
   // A copy reads page 6 (stays clean) and writes page 1 again.
-  ASSERT_EQ(run_dma(bus, dev->bar, kIova + 0x6000, kIova + 0x1000, 512, 0) & dma_test::ST_ERROR, 0u);
-  EXPECT_EQ(dirty_bitmap(fd, hwpt, kIova), (1u << 1) | (1u << 3));
-  EXPECT_EQ(dirty_bitmap(fd, hwpt, kIova), 0u);  // the read cleared them
+  ASSERT_EQ(run_dma(t.bus, bar, kIova + 0x6000, kIova + 0x1000, 512, 0) & dma_test::ST_ERROR, 0u);
+  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), (1u << 1) | (1u << 3));
+  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);  // the read cleared them
 
   // After the clear (and its TLB invalidation) a write dirties again.
-  ASSERT_EQ(run_dma(bus, dev->bar, 0, kIova + 0x5000, 8, dma_test::CTRL_FILL, pat) & dma_test::ST_ERROR, 0u);
-  EXPECT_EQ(dirty_bitmap(fd, hwpt, kIova, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR), 1u << 5);
-  EXPECT_EQ(dirty_bitmap(fd, hwpt, kIova, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR), 1u << 5);
-  EXPECT_EQ(dirty_bitmap(fd, hwpt, kIova), 1u << 5);
-  EXPECT_EQ(dirty_bitmap(fd, hwpt, kIova), 0u);
+  ASSERT_EQ(fill(kIova + 0x5000, 8), 0u);
+  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR), 1u << 5);
+  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR), 1u << 5);
+  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 1u << 5);
+  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
 
   // Writes while tracking is off are forgotten when it is turned on again.
-  set_dirty_tracking(fd, hwpt, false);
-  ASSERT_EQ(run_dma(bus, dev->bar, 0, kIova + 0x7000, 8, dma_test::CTRL_FILL, pat) & dma_test::ST_ERROR, 0u);
-  set_dirty_tracking(fd, hwpt, true);
-  EXPECT_EQ(dirty_bitmap(fd, hwpt, kIova), 0u);
+  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, false), 0);
+  ASSERT_EQ(fill(kIova + 0x7000, 8), 0u);
+  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, true), 0);
+  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
   // The bytes: page 1 filled then its first 512 bytes copied from (zero)
   // page 6, 64 bytes of page 3, 8 of page 5, 8 of page 7.
   for (size_t i = 0; i < buf.len; i++) {
@@ -374,11 +249,6 @@ TEST_P(PlatformE2E, DirtyTrackingReportsExactlyThePagesTheDeviceWrote) {
                       (i >= 0x5000 && i < 0x5008) || (i >= 0x7000 && i < 0x7008);
     ASSERT_EQ(buf.p[i], ones ? 1 : 0) << i;
   }
-
-  iommufd::iommufd_device_detach(idev.get());
-  iommufd::iommufd_device_unbind(idev.get());
-  EXPECT_EQ(iommusim_close(fd), 0);
-  p.shutdown();
 }
 
 // PRI (SMMUv3 §8): the device's write to an IOVA nothing is mapped at fails,
@@ -386,65 +256,51 @@ TEST_P(PlatformE2E, DirtyTrackingReportsExactlyThePagesTheDeviceWrote) {
 // forwards it to the HWPT's fault queue, the program reads it from the fault
 // fd, maps the page and answers SUCCESS; the device retries and the bytes land.
 TEST_P(PlatformE2E, PageRequestReachesTheFaultFdAndItsResponseFinishesTheDma) {
-  platform &p = platform::load_string(platform_text(GetParam()));
-  platform::device *dev = p.find_device("pri0");
-  ASSERT_NE(dev, nullptr);
-  iommufd::host_bus &bus = p.bus();
-  const int fd = iommusim_open();
-  const uint32_t ioas = ioas_alloc(fd);
-  uint32_t dev_id = 0;
-  auto idev = iommufd::iommufd_device_bind(ctx_of(fd), dev->dev, &dev_id);
-  ASSERT_FALSE(idev.is_err());
+  e2e t(GetParam(), "pri0");
+  ASSERT_TRUE(t.dev.ok());
   iommu_fault_alloc fa{};
   fa.size = sizeof(fa);
-  ASSERT_EQ(iommusim_ioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &fa), 0) << strerror(errno);
-  const uint32_t hwpt = hwpt_alloc(fd, dev_id, ioas, IOMMU_HWPT_FAULT_ID_VALID, fa.out_fault_id);
+  ASSERT_EQ(iommusim_ioctl(t.fd, IOMMU_FAULT_QUEUE_ALLOC, &fa), 0) << strerror(errno);
+  const int ffd = static_cast<int>(fa.out_fault_fd);
+  const uint32_t hwpt = hwpt_alloc(t.fd, t.dev.dev_id, t.ioas, IOMMU_HWPT_FAULT_ID_VALID, fa.out_fault_id);
   ASSERT_NE(hwpt, 0u);
   uint32_t pt = hwpt;
-  ASSERT_EQ(iommufd::iommufd_device_attach(idev.get(), &pt), 0);
+  ASSERT_EQ(t.dev.attach(&pt), 0);
 
   constexpr uint64_t kIova = 0x7700'0000;
+  const uint64_t bar = t.dev.bar();
   buffer buf(4096);
   std::memset(buf.p, 0, buf.len);
-  bus.writeq(dev->bar + dma_test::DST, kIova + 128);
-  bus.writeq(dev->bar + dma_test::LEN, 256);
-  bus.writeq(dev->bar + dma_test::CTRL, dma_test::CTRL_FILL | dma_test::CTRL_PRI);
-  bus.writeq(dev->bar + dma_test::PATTERN, 0xc3c3'c3c3'c3c3'c3c3ULL);
-  bus.writeq(dev->bar + dma_test::GO, 1);
+  start_dma(t.bus, bar, 0, kIova + 128, 256, dma_test::CTRL_FILL | dma_test::CTRL_PRI, 0xc3c3'c3c3'c3c3'c3c3ULL);
 
-  pollfd pfd{static_cast<int>(fa.out_fault_fd), POLLIN, 0};
+  pollfd pfd{ffd, POLLIN, 0};
   ASSERT_EQ(iommusim_poll(&pfd, 1, 20000), 1) << "no page request reached the fault fd";
   iommu_hwpt_pgfault f{};
-  ASSERT_EQ(iommusim_read(static_cast<int>(fa.out_fault_fd), &f, sizeof(f)), static_cast<ssize_t>(sizeof(f)));
-  EXPECT_EQ(f.dev_id, dev_id);
+  ASSERT_EQ(iommusim_read(ffd, &f, sizeof(f)), static_cast<ssize_t>(sizeof(f)));
+  EXPECT_EQ(f.dev_id, t.dev.dev_id);
   EXPECT_EQ(f.addr, kIova);  // the page, as the PRI message carries it
-  EXPECT_EQ(f.length, 0u);  // 6.12 reports no length for a PRI page request
+  EXPECT_EQ(f.length, 0u);   // 6.12 reports no length for a PRI page request
   EXPECT_NE(f.perm & IOMMU_PGFAULT_PERM_WRITE, 0u);
   EXPECT_NE(f.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE, 0u);
   EXPECT_EQ(f.flags & IOMMU_PGFAULT_FLAGS_PASID_VALID, 0u);
   // Still waiting for the response, nothing written.
-  EXPECT_EQ(bus.readq(dev->bar + dma_test::STATUS) & dma_test::ST_DONE, 0u);
+  EXPECT_EQ(t.bus.readq(bar + dma_test::STATUS) & dma_test::ST_DONE, 0u);
   for (size_t i = 0; i < buf.len; i++) ASSERT_EQ(buf.p[i], 0) << i;
 
-  ioas_map(fd, ioas, buf.p, buf.len, kIova);
+  ASSERT_EQ(ioas_map(t.fd, t.ioas, buf.p, buf.len, kIova), 0);
   iommu_hwpt_page_response r{};
   r.cookie = f.cookie;
   r.code = IOMMUFD_PAGE_RESP_SUCCESS;
-  ASSERT_EQ(iommusim_write(static_cast<int>(fa.out_fault_fd), &r, sizeof(r)), static_cast<ssize_t>(sizeof(r)));
+  ASSERT_EQ(iommusim_write(ffd, &r, sizeof(r)), static_cast<ssize_t>(sizeof(r)));
 
-  ASSERT_TRUE(bus.poll32(dev->bar + dma_test::STATUS, dma_test::ST_DONE, dma_test::ST_DONE, 100, 100'000'000));
-  const uint64_t st = bus.readq(dev->bar + dma_test::STATUS);
+  ASSERT_TRUE(t.bus.poll32(bar + dma_test::STATUS, dma_test::ST_DONE, dma_test::ST_DONE, 100, 100'000'000));
+  const uint64_t st = t.bus.readq(bar + dma_test::STATUS);
   EXPECT_EQ(st & dma_test::ST_ERROR, 0u) << std::hex << st;
-  EXPECT_EQ(bus.readq(dev->bar + dma_test::BYTES_DONE), 256u);
+  EXPECT_EQ(t.bus.readq(bar + dma_test::BYTES_DONE), 256u);
   for (size_t i = 0; i < buf.len; i++) ASSERT_EQ(buf.p[i], (i >= 128 && i < 384) ? 0xc3 : 0) << i;
-  p.run_until_idle();
-  EXPECT_EQ(dev->dma_test->stats().get("page_requests"), 1u);
-
-  iommufd::iommufd_device_detach(idev.get());
-  iommufd::iommufd_device_unbind(idev.get());
-  EXPECT_EQ(iommusim_close(static_cast<int>(fa.out_fault_fd)), 0);
-  EXPECT_EQ(iommusim_close(fd), 0);
-  p.shutdown();
+  t.p.run_until_idle();
+  EXPECT_EQ(t.dev.dev->dma_test->stats().get("page_requests"), 1u);
+  EXPECT_EQ(iommusim_close(ffd), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Mode, PlatformE2E,
