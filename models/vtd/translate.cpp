@@ -70,6 +70,12 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
       r.f.record = !c.fpd;
       return r;
     }
+    if (x.at == at_kind::translated) {
+      // §4.2.4: a translated request needs only DTE; no PASID entry is used.
+      r.what = outcome::passthrough;
+      r.pa = x.addr;
+      return r;
+    }
     c.pasid = x.pv ? x.pasid : c.ctx.rid_pasid;
     if (!lookup_pasid(x.sid, c.ctx, c.pasid, &c.pe, &r.f, t)) return r;
     c.has_pasid_entry = true;

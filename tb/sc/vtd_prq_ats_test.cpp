@@ -197,6 +197,12 @@ TEST(vtd_ats, scalable_dte_and_first_stage_completion) {
     r = tb.dma(0x4000, a);
     EXPECT_EQ(r.resp, tlm::TLM_GENERIC_ERROR_RESPONSE);
     EXPECT_EQ(tb.frcd(0).second, frcd_hi(0x0101, 0x36, true, 1, true, 9));
+    // A translated request needs DTE only: no PASID entry for RID_PASID exists.
+    dma_args t;
+    t.at = at_kind::translated;
+    EXPECT_TRUE(tb.dma(kData + 0x2000, t).ok());
+    t.sid = 0x0101;
+    EXPECT_FALSE(tb.dma(kData + 0x2000, t).ok());
   });
 }
 
