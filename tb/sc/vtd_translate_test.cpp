@@ -274,4 +274,74 @@ TEST(vtd_translate, iio_iommu_counters) {
   });
 }
 
+TEST(vtd_translate, iotlb_reach_is_64_pages) {
+  // A 256 KiB window of 4 KiB pages fits the default 64-entry IOTLB; a
+  // 260 KiB one does not: cycling through it with LRU misses every time.
+  vtd_config cfg;
+  harness tb("tb", cfg, timing_mode::fast);
+  tb.run([&] {
+    tb.setup(false);
+    page_table pt(tb.mem, tb.alloc, 4, ss::table);
+    for (uint64_t p = 0; p < 65; p++) pt.map(0x100'0000 + p * 0x1000, kData + p * 0x1000, ss::R | ss::W);
+    tb.legacy_context(0x0100, 0, 2, pt.root, 1);
+    auto sweep = [&](unsigned pages) {
+      for (uint64_t p = 0; p < pages; p++) tb.read(0x0100, 0x100'0000 + p * 0x1000);
+    };
+    sweep(64);
+    const uint64_t misses = tb.counter("", "iommu0.misses");
+    sweep(64);
+    EXPECT_EQ(tb.counter("", "iommu0.misses"), misses) << "64 pages: all hits";
+    sweep(65);
+    const uint64_t m1 = tb.counter("", "iommu0.misses");
+    sweep(65);
+    EXPECT_EQ(tb.counter("", "iommu0.misses") - m1, 65u) << "65 pages: LRU thrashes";
+  });
+}
+
+TEST(vtd_translate, first_stage_global_pages_and_1g) {
+  vtd_config cfg;
+  harness tb("tb", cfg, timing_mode::cycle);
+  tb.run([&] {
+    tb.setup(true);
+    const uint64_t dir = tb.alloc.alloc(4096);
+    tb.sm_context(0x0100, dir);
+    page_table s1(tb.mem, tb.alloc, 4, fs::table);
+    s1.map(0x4000'0000, kData, fs::P | fs::RW | fs::US | fs::PS | fs::G, 3);  // 1 GiB, global
+    const uint64_t leaf = s1.map(0x1000, kData + 0x8000'0000, fs::P | fs::RW | fs::US);
+    harness::pasid_fields f;
+    f.pgtt = 1;
+    f.fsptptr = s1.root;
+    f.did = 3;
+    tb.pasid_entry(dir, 1, f);
+    tb.pasid_entry(dir, 2, f);  // same tables, same domain
+    dma_args a;
+    a.pv = true;
+    a.pasid = 1;
+    auto r = tb.dma(0x4567'8000, a);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r.ext.output_addr, kData + 0x0567'8000);
+    EXPECT_EQ(r.ext.output_page_shift, 30u);
+    tb.dma(0x1000, a);
+    // PASID 2 of the domain hits the global entry, not the non-global one.
+    a.pasid = 2;
+    const uint64_t walks = tb.counter("", "first_stage_walks");
+    tb.dma(0x4000'0000, a);
+    EXPECT_EQ(tb.counter("", "first_stage_walks"), walks);
+    tb.dma(0x1000, a);
+    EXPECT_EQ(tb.counter("", "first_stage_walks"), walks + 1);
+    // Non-global invalidation of PASID 1 keeps the global entry; the
+    // page-selective one (granularity 3) removes it too.
+    tb.mem.write64(leaf, (kData + 0x9000'0000) | fs::P | fs::RW | fs::US | fs::A);
+    tb.flush({desc::piotlb(2, 3, 1)});
+    a.pasid = 1;
+    EXPECT_EQ(tb.dma(0x1000, a).ext.output_addr, kData + 0x9000'0000);
+    const uint64_t w2 = tb.counter("", "first_stage_walks");
+    tb.dma(0x4000'0000, a);
+    EXPECT_EQ(tb.counter("", "first_stage_walks"), w2) << "global entry kept";
+    tb.flush({desc::piotlb(3, 3, 1, 0x4000'0000, 18)});
+    tb.dma(0x4000'0000, a);
+    EXPECT_EQ(tb.counter("", "first_stage_walks"), w2 + 1);
+  });
+}
+
 }  // namespace
