@@ -96,12 +96,12 @@ def _spec(point: Mapping[str, str], axes: Sequence[Axis], cache: str, base: Mapp
                             "page_size": None, "traces": []}
     for a in axes:
         v = point[a.name]
-        if a.key == "trace":
-            spec["traces"].append(v)
+        if a.key == "trace":  # absolute: a Dask worker's cwd is not ours
+            spec["traces"].append(os.path.abspath(v))
         elif a.key == "page_size":
             spec["page_size"] = v
         elif a.key == "platform":
-            spec["platform"] = v
+            spec["platform"] = os.path.abspath(v)
         else:
             sets[a.key] = v
     spec["sets"] = sets
@@ -238,6 +238,8 @@ def sweep(axes: Sequence[Axis], output: str, *, cache: str = "main_tlb", scenari
         f.flush()
     lock = threading.Lock()
     bar = Progress(len(pts), len(pts) - len(todo), enabled=progress)
+    if scenario:
+        scenario = os.path.abspath(scenario)
     base = {"sets": dict(sets or {}), "scenario": scenario, "cli": None if scheduler else exe, "timeout": timeout}
     specs = [_spec(p, axes, cache, base) for p in todo]
     rows: List[Dict[str, Any]] = []
@@ -263,9 +265,13 @@ def sweep(axes: Sequence[Axis], output: str, *, cache: str = "main_tlb", scenari
             except (OSError, TimeoutError) as e:
                 raise SweepError(f"--scheduler {scheduler}: cannot connect: {e}") from None
             try:
-                futs = [client.submit(run_point, s, pure=False) for s in specs]
-                for fut in dask_completed(futs):
-                    record(fut.result())
+                futs = {client.submit(run_point, s, pure=False): s for s in specs}
+                for fut in dask_completed(list(futs)):
+                    try:
+                        row = fut.result()
+                    except Exception as e:  # noqa: BLE001 - e.g. a worker without the package
+                        row = dict(futs[fut]["point"], status="error", error=f"{type(e).__name__}: {e}")
+                    record(row)
             finally:
                 client.close()
         else:
