@@ -105,5 +105,55 @@ TEST(VtdDriverMt, DisjointMapsAndUnmapsWhileInterruptsArrive) {
   EXPECT_EQ(warns, warn_count());
 }
 
+// Attach/detach (under the core's group lock, draining the page requests at
+// each teardown) while the IRQ thread reports page requests (which takes the
+// group lock under the driver's PRQ lock): no lock-order inversion.
+TEST(VtdDriverMt, AttachDetachWhilePageRequestsArrive) {
+  const unsigned long warns = warn_count();
+  FakeVtd bus;
+  {
+    driver_config cfg;
+    cfg.base = kVtdBase;
+    vtd_driver drv(bus, cfg);
+    drv.set_log_sink([](const std::string &) {});
+    ASSERT_EQ(0, drv.probe());
+    TestDevice dev("pri", {0x0080}, /*ats=*/true, /*pri=*/true);
+    ASSERT_EQ(0, drv.add_device(dev));
+    ASSERT_EQ(0, iommu_probe_device(dev, drv));
+    ASSERT_EQ(0, drv.dev_enable_iopf(dev));
+    auto r = iommu_paging_domain_alloc(dev);
+    ASSERT_FALSE(r.is_err());
+    iommu_domain *d = r.get();
+
+    std::atomic<bool> stop{false}, started{false};
+    std::thread irq([&] {
+      for (uint64_t n = 0; !stop.load() || n < 64; n++) {
+        started.store(true);
+        bus.push_prq(0x0080ULL << 16, ((n & 0x1ff) << 3) | (1 << 2) | 1 | 0x5000);
+        bus.fire(cfg.irq_prq);
+      }
+    });
+    while (!started.load()) std::this_thread::yield();
+    for (int round = 0; round < 50; round++) {
+      ASSERT_EQ(0, iommu_attach_group_handle(d, dev.group, nullptr));
+      iommu_detach_group_handle(d, dev.group);
+    }
+    stop.store(true);
+    irq.join();
+    const auto st = drv.stats();
+    EXPECT_GT(st.prq_requests, 0u);
+    EXPECT_EQ(st.prq_requests, st.prq_responses);
+    EXPECT_EQ(0u, st.wait_timeouts);
+
+    drv.dev_disable_iopf(dev);
+    iommu_domain_free(d);
+    iommu_release_device(dev);
+    drv.remove_device(dev);
+    drv.remove();
+  }
+  EXPECT_TRUE(bus.allocs.empty());
+  EXPECT_EQ(warns, warn_count());
+}
+
 }  // namespace
 }  // namespace iommusim::test

@@ -85,6 +85,8 @@ void vtd_driver::handle_bad_prq_event(uint64_t q0, uint64_t q1, unsigned result)
   qi_submit_sync(&d, 1);
 }
 
+// The IRQ thread's handler. Lock order: prq_lock_, then the core's group
+// lock (reporting), then the invalidation queue.
 void vtd_driver::prq_irq() {
   std::lock_guard g(prq_lock_);
   prq_handle_locked();
@@ -152,41 +154,41 @@ void vtd_driver::prq_handle_locked() {
   }
 }
 
-// Before a PASID entry is reused: handle the requests of that PASID still in
-// the queue, then drain the device's in-flight requests with a fenced wait,
-// an IOTLB and a device-TLB invalidation and a wait with PRQ drain (§7.10;
-// Linux's intel_iommu_drain_pasid_prq, which waits for its PRQ thread where
-// this driver handles the queue itself).
+// Before a PASID entry is reused: let the requests of that PASID still in
+// the queue be handled, then drain the device's in-flight requests with a
+// fenced wait, an IOTLB and a device-TLB invalidation and a wait with PRQ
+// drain (§7.10; Linux's intel_iommu_drain_pasid_prq).
+//
+// Linux waits for its PRQ thread; here the wait is bounded and takes no PRQ
+// lock: the caller (an attach/detach) holds the core's group lock, which the
+// IRQ thread needs to report a request, so waiting on it could deadlock.
 void vtd_driver::prq_drain_pasid(device_info &info, uint32_t pasid_v) {
   if (!info.pri_enabled || !prq_) return;
   const uint16_t sid = info.rid();
   const uint16_t did = info.domain ? info.domain->did : FLPT_DEFAULT_DID;
+  auto pending = [&] {
+    const uint64_t tail = bus_.readq(reg(reg::PQT)) & prq::RING_MASK;
+    uint64_t head = bus_.readq(reg(reg::PQH)) & prq::RING_MASK;
+    for (; head != tail; head = (head + prq::DESC_SIZE) & prq::RING_MASK) {
+      const uint64_t q0 = bus_.mem_read64(prq_ + head);
+      if (prq::pasid_present(q0) && prq::pasid(q0) == pasid_v) return true;
+    }
+    return false;
+  };
+  for (int i = 0; i < 100 && pending(); i++) bus_.delay_ns(10000);
+  qi_desc desc[3];
+  desc[0].qw0 = (uint64_t(qi::DONE) << 32) | qi::IWD_FENCE | qi::IWD_TYPE;
+  if (pasid_v == IOMMU_NO_PASID)
+    desc[1] = desc_iotlb(did, 0, 0, qi::IOTLB_GRAN_DSI);
+  else
+    desc[1] = desc_piotlb(did, pasid_v, 0, NPAGES_ALL, false);
+  desc[2] = desc_dev_iotlb(sid, info.pfsid, info.ats_qdep, 0, MAX_AGAW_PFN_WIDTH);
   for (int tries = 0; tries < 16; tries++) {
-    {
-      std::lock_guard g(prq_lock_);
-      const uint64_t tail = bus_.readq(reg(reg::PQT)) & prq::RING_MASK;
-      uint64_t head = bus_.readq(reg(reg::PQH)) & prq::RING_MASK;
-      bool pending = false;
-      while (head != tail) {
-        const uint64_t q0 = bus_.mem_read64(prq_ + head);
-        if (prq::pasid_present(q0) && prq::pasid(q0) == pasid_v) pending = true;
-        head = (head + prq::DESC_SIZE) & prq::RING_MASK;
-      }
-      if (pending) prq_handle_locked();
-    }
-    qi_desc desc[3];
-    desc[0].qw0 = (uint64_t(qi::DONE) << 32) | qi::IWD_FENCE | qi::IWD_TYPE;
-    if (pasid_v == IOMMU_NO_PASID) {
-      desc[1] = desc_iotlb(did, 0, 0, qi::IOTLB_GRAN_DSI);
-      desc[2] = desc_dev_iotlb(sid, info.pfsid, info.ats_qdep, 0, MAX_AGAW_PFN_WIDTH);
-    } else {
-      desc[1] = desc_piotlb(did, pasid_v, 0, NPAGES_ALL, false);
-      desc[2] = desc_dev_iotlb(sid, info.pfsid, info.ats_qdep, 0, MAX_AGAW_PFN_WIDTH);
-    }
     qi_submit_sync(desc, 3, true);
+    // Requests dropped while the queue was full: the drain goes again once
+    // the IRQ thread has made room (and cleared PRS.PRO).
     if (!(bus_.readl(reg(reg::PRS)) & PRS_PRO)) return;
-    std::lock_guard g(prq_lock_);
-    prq_handle_locked();
+    bus_.delay_ns(10000);
   }
 }
 
