@@ -1,5 +1,5 @@
 // `iommusim sweep`: the sweep driver is the Python package (python/iommusim/
-// sweep.py: local processes or a Dask cluster, CSV, plots, resume). This
+// sweeps.py: local processes or a Dask cluster, CSV, plots, resume). This
 // command hands every argument to `python3 -m iommusim sweep` untouched,
 // telling it which iommusim binary runs the points (IOMMUSIM_CLI) and where
 // the package is when running from a build tree.
@@ -32,13 +32,19 @@ int run_sweep(const std::vector<std::string> &args) {
   const fs::path self = fs::read_symlink("/proc/self/exe", ec);
   if (!ec) {
     setenv("IOMMUSIM_CLI", self.c_str(), 0);
-    // Build tree: build/sim/iommusim next to build/python/iommusim/.
-    const fs::path build_pkg = self.parent_path().parent_path() / "python";
-    if (fs::exists(build_pkg / "iommusim" / "__init__.py", ec)) {
+    // Build tree: build/sim/iommusim next to build/python/iommusim/; installed:
+    // <prefix>/bin/iommusim and <prefix>/lib/python3.X/dist-packages/iommusim/.
+    std::vector<fs::path> candidates = {self.parent_path().parent_path() / "python"};
+    const fs::path lib = self.parent_path().parent_path() / "lib";
+    for (const auto &e : fs::directory_iterator(lib, ec))
+      if (e.path().filename().string().rfind("python3", 0) == 0) candidates.push_back(e.path() / "dist-packages");
+    for (const fs::path &pkg : candidates) {
+      if (!fs::exists(pkg / "iommusim" / "__init__.py", ec)) continue;
       const char *old = std::getenv("PYTHONPATH");
-      std::string pp = build_pkg.string();
+      std::string pp = pkg.string();
       if (old && *old) pp += std::string(":") + old;
       setenv("PYTHONPATH", pp.c_str(), 1);
+      break;
     }
   }
   std::vector<std::string> argv_s = {IOMMUSIM_PYTHON, "-m", "iommusim", "sweep"};
