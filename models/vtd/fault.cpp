@@ -57,11 +57,10 @@ void vtd::fault_event(timing_ctx *t) {
     return;
   }
   fault_ip_ = false;
-  signal(irq_fault, 0, fedata_, feaddr_, feuaddr_, t);
+  signal(irq_fault, fedata_, feaddr_, feuaddr_, t);
 }
 
-void vtd::signal(unsigned line, uint32_t, uint32_t data, uint32_t addr, uint32_t uaddr,
-                 timing_ctx *t) {
+void vtd::signal(unsigned line, uint32_t data, uint32_t addr, uint32_t uaddr, timing_ctx *t) {
   const uint64_t a = (uint64_t{uaddr} << 32) | (addr & ~3u);
   if (a != 0 && t) {
     t->advance(cfg_.latency.msi, clk_);

@@ -66,7 +66,7 @@ void vtd::prq_thread() {
           if (req.last) respond(endpoints_, req, prg_response_code::success, t);
           if (new_condition) {
             if (pectl_ & reg::ECTL_IM) pr_ip_ = true;
-            else signal(irq_page_request, 0, pedata_, peaddr_, peuaddr_, &t);
+            else signal(irq_page_request, pedata_, peaddr_, peuaddr_, &t);
           }
         } else {
           t.advance(cfg_.latency.prq_record, clk_);
@@ -83,7 +83,7 @@ void vtd::prq_thread() {
           prs_ |= reg::PRS_PPR;
           if (!was) {
             if (pectl_ & reg::ECTL_IM) pr_ip_ = true;
-            else signal(irq_page_request, 0, pedata_, peaddr_, peuaddr_, &t);
+            else signal(irq_page_request, pedata_, peaddr_, peuaddr_, &t);
           }
         }
       }

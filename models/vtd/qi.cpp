@@ -323,7 +323,7 @@ vtd::qi_status vtd::qi_wait(const uint64_t desc[4], timing_ctx &t) {
       if (iectl_ & reg::ECTL_IM) {
         inv_ip_ = true;
       } else {
-        signal(irq_inv_complete, 0, iedata_, ieaddr_, ieuaddr_, &t);
+        signal(irq_inv_complete, iedata_, ieaddr_, ieuaddr_, &t);
       }
     }
   }

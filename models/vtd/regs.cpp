@@ -183,7 +183,7 @@ void vtd::reg_write(uint32_t off, unsigned size, uint64_t v, timing_ctx &t) {
       iectl_ = v32 & reg::ECTL_IM;
       if (!(iectl_ & reg::ECTL_IM) && inv_ip_) {
         inv_ip_ = false;
-        signal(irq_inv_complete, 0, iedata_, ieaddr_, ieuaddr_, &t);
+        signal(irq_inv_complete, iedata_, ieaddr_, ieuaddr_, &t);
       }
       return;
     case reg::IEDATA: iedata_ = v32; return;
@@ -200,7 +200,7 @@ void vtd::reg_write(uint32_t off, unsigned size, uint64_t v, timing_ctx &t) {
       pectl_ = v32 & reg::ECTL_IM;
       if (!(pectl_ & reg::ECTL_IM) && pr_ip_) {
         pr_ip_ = false;
-        signal(irq_page_request, 0, pedata_, peaddr_, peuaddr_, &t);
+        signal(irq_page_request, pedata_, peaddr_, peuaddr_, &t);
       }
       return;
     case reg::PEDATA: pedata_ = v32; return;

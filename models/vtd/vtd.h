@@ -247,8 +247,8 @@ class vtd : public sc_core::sc_module {
   // fault.cpp: primary fault logging (§7.2) and fault events (§7.3)
   void record_fault(const txn &x, const fault_info &f, timing_ctx &t);
   void fault_event(timing_ctx *t);
-  void signal(unsigned line, uint32_t ctl_ip_mask, uint32_t data, uint32_t addr, uint32_t uaddr,
-              timing_ctx *t);
+  // An event interrupt: data written to uaddr:addr, or the wired line if 0.
+  void signal(unsigned line, uint32_t data, uint32_t addr, uint32_t uaddr, timing_ctx *t);
   void pulse(unsigned line);
 
   // qi.cpp: queued invalidation (§6.5.2) and register-based invalidation

@@ -212,7 +212,8 @@ bool vtd::walk_second(const translation_ctx &c, uint64_t gpa, const access_kind 
     } else {
       f->reason = ss_fault_reason(c, r.fault, mem.failed_update, acc);
     }
-    f->cls = class_of(f->reason);
+    // A not-present entry is a translation fault whatever its legacy code.
+    f->cls = r.fault == walk_fault::translation ? fault_class::translation : class_of(f->reason);
     f->addr = gpa;
     return false;
   }
