@@ -64,7 +64,7 @@ int vtd_driver::qi_init() {
   bus_.writel(reg(reg::IQT), 0);
   bus_.writeq(reg(reg::IQA), val);
   gcmd_ |= gcmd::QIE;
-  return gcmd_sync(gcmd_, 0, gsts::QIES, true);
+  return gcmd_sync(gcmd_, gsts::QIES, true);
 }
 
 void vtd_driver::qi_disable() {
@@ -76,7 +76,7 @@ void vtd_driver::qi_disable() {
          (bus_.now_ps() - start) / 1000 < POLL_TIMEOUT_NS)
     bus_.delay_ns(1000);
   gcmd_ &= ~gcmd::QIE;
-  gcmd_sync(gcmd_, 0, gsts::QIES, false);
+  gcmd_sync(gcmd_, gsts::QIES, false);
 }
 
 void vtd_driver::qi_count(const qi_desc &d) {

@@ -180,7 +180,7 @@ int vtd_driver::hw_probe() {
 }
 
 // Write GCMD and wait until GSTS & sts_mask == sts_want (Linux's IOMMU_WAIT_OP).
-int vtd_driver::gcmd_sync(uint32_t value, uint32_t, uint32_t sts_mask, bool sts_set) {
+int vtd_driver::gcmd_sync(uint32_t value, uint32_t sts_mask, bool sts_set) {
   bus_.writel(reg(reg::GCMD), value);
   const uint64_t start = bus_.now_ps();
   uint64_t interval = 20;
@@ -202,7 +202,7 @@ int vtd_driver::set_root_entry() {
   {
     std::lock_guard g(register_lock_);
     bus_.writeq(reg(reg::RTADDR), addr);
-    rc = gcmd_sync(gcmd_ | gcmd::SRTP, 0, gsts::RTPS, true);
+    rc = gcmd_sync(gcmd_ | gcmd::SRTP, gsts::RTPS, true);
   }
   if (rc) return rc;
   // Hardware with ESRTPS invalidates its caches as part of SRTP (§6.5.1).
@@ -216,19 +216,19 @@ int vtd_driver::set_root_entry() {
 void vtd_driver::flush_write_buffer() {
   if (!cap::rwbf(cap_)) return;
   std::lock_guard g(register_lock_);
-  gcmd_sync(gcmd_ | gcmd::WBF, 0, gsts::WBFS, false);
+  gcmd_sync(gcmd_ | gcmd::WBF, gsts::WBFS, false);
 }
 
 int vtd_driver::enable_translation() {
   std::lock_guard g(register_lock_);
   gcmd_ |= gcmd::TE;
-  return gcmd_sync(gcmd_, 0, gsts::TES, true);
+  return gcmd_sync(gcmd_, gsts::TES, true);
 }
 
 void vtd_driver::disable_translation() {
   std::lock_guard g(register_lock_);
   gcmd_ &= ~gcmd::TE;
-  gcmd_sync(gcmd_, 0, gsts::TES, false);
+  gcmd_sync(gcmd_, gsts::TES, false);
 }
 
 int vtd_driver::setup_fault_irq() {

@@ -157,7 +157,8 @@ class vtd_driver final : public iommu_driver {
 
   // vtd_driver.cpp: probe, register helpers, logging.
   int hw_probe();
-  int gcmd_sync(uint32_t set, uint32_t clear, uint32_t sts_mask, bool sts_set);
+  // Write GCMD = value and wait until GSTS & sts_mask is all set / all clear.
+  int gcmd_sync(uint32_t value, uint32_t sts_mask, bool sts_set);
   int set_root_entry();
   void flush_write_buffer();
   int enable_translation();
