@@ -150,7 +150,7 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
     e.kind = kind;
     e.did = c.did;
     e.pasid = c.pasid;
-    ok = walk_second(c, x.addr, acc, &e.ss, &r.f, false, t);
+    ok = walk_second(c, x.addr, acc, &e.ss, &r.f, t);
     if (ok) {
       e.page_shift = e.ss.x.page_shift;
       e.ia = e.ss.in_page;

@@ -240,7 +240,7 @@ class vtd : public sc_core::sc_module {
   bool walk_first(const txn &x, const translation_ctx &c, const access_kind &acc,
                   iotlb_entry *e, fault_info *f, timing_ctx &t);
   bool walk_second(const translation_ctx &c, uint64_t gpa, const access_kind &acc,
-                   stage_leaf *leaf, fault_info *f, bool for_table, timing_ctx &t);
+                   stage_leaf *leaf, fault_info *f, timing_ctx &t);
   bool walk_nested(const txn &x, const translation_ctx &c, const access_kind &acc,
                    iotlb_entry *e, fault_info *f, timing_ctx &t);
 

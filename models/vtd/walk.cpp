@@ -97,7 +97,7 @@ class vtd::ss_translator : public table_translator {
     walk_result r;
     stage_leaf leaf;
     access_kind acc;  // a table fetch is a read
-    if (!v_->walk_second(c_, gpa, acc, &leaf, &fault, true, t)) {
+    if (!v_->walk_second(c_, gpa, acc, &leaf, &fault, t)) {
       r.fault = walk_fault::translation;  // the reason is in `fault`
       return r;
     }
@@ -182,8 +182,7 @@ uint8_t vtd::ss_fault_reason(const translation_ctx &c, walk_fault wf, bool updat
 }
 
 bool vtd::walk_second(const translation_ctx &c, uint64_t gpa, const access_kind &acc,
-                      stage_leaf *leaf, fault_info *f, bool for_table, timing_ctx &t) {
-  (void)for_table;
+                      stage_leaf *leaf, fault_info *f, timing_ctx &t) {
   const unsigned levels = ss_levels(c);
   const unsigned agaw = std::min(x86::input_bits(levels), cfg_.cap.mgaw);
   if (gpa >> agaw) {
@@ -281,7 +280,7 @@ bool vtd::walk_first(const txn &x, const translation_ctx &c, const access_kind &
   if (!nested) return true;
   // §3.8: the first-stage output is a GPA the second stage translates.
   const uint64_t gpa = r.xlate.out_addr | (x.addr & low_mask(r.xlate.page_shift));
-  if (!walk_second(c, gpa, acc, &e->ss, f, false, t)) return false;
+  if (!walk_second(c, gpa, acc, &e->ss, f, t)) return false;
   t.advance(cfg_.latency.nested_combine, clk_);
   e->page_shift = std::min(e->fs.x.page_shift, e->ss.x.page_shift);
   e->ia = x.addr & ~low_mask(e->page_shift);
