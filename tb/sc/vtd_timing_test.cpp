@@ -164,6 +164,47 @@ TEST(vtd_timing, invalidation_wait_round_trip) {
   });
 }
 
+TEST(vtd_timing, one_walk_slot_serialises_walks) {
+  // Two requests of two devices at once, one walk slot: the context fetches
+  // and the walks (which hold the slot) take turns; the rest overlaps.
+  vtd_config cfg;
+  cfg.walk_slots = 1;
+  harness tb("tb", cfg, timing_mode::cycle);
+  tb.run([&] {
+    tb.setup(false);
+    page_table a(tb.mem, tb.alloc, 4, ss::table), b(tb.mem, tb.alloc, 4, ss::table);
+    a.map(0x1000, kData, ss::R | ss::W);
+    b.map(0x1000, kData + 0x1000, ss::R | ss::W);
+    tb.legacy_context(0x0100, 0, 2, a.root, 1);
+    tb.legacy_context(0x0101, 0, 2, b.root, 2);
+    dma_result r1, r2;
+    sc_core::sc_event done1;
+    sc_core::sc_spawn([&] {
+      r1 = tb.read(0x0100, 0x1000);
+      done1.notify();
+    });
+    r2 = tb.read(0x0101, 0x1000);
+    if (r1.resp == tlm::TLM_INCOMPLETE_RESPONSE) wait(done1);
+    ASSERT_TRUE(r1.ok() && r2.ok());
+    const auto &L = cfg.latency;
+    const uint64_t R = tb.mem.read_latency;
+    const uint64_t pre = L.ingress + cfg.context_cache.lookup_cycles;     // before the slot
+    const uint64_t fetch = 2 * R + L.context_check;                       // context fetch, in the slot
+    const uint64_t walk = pwc_lookup(cfg.pwc_ss) + 4 * (L.walk_step + R);  // walk, in the slot
+    // The first to ask (this thread; the spawned one runs after it in the
+    // same delta) fetches its context, then the other does, then the first
+    // walks (it asked after its IOTLB lookup, while the other held the
+    // slot), then the other walks.
+    const uint64_t first = pre + fetch + fetch + walk;
+    const uint64_t second = pre + fetch + fetch + walk + walk;
+    EXPECT_EQ(r2.ext.translate_cycles, first);
+    EXPECT_EQ(r1.ext.translate_cycles, second);
+    EXPECT_EQ(second, 259u);
+    EXPECT_EQ(r1.ext.output_addr, kData);
+    EXPECT_EQ(r2.ext.output_addr, kData + 0x1000);
+  });
+}
+
 // ------------------------------------------------------------------ fast mode
 
 struct observed {
