@@ -78,6 +78,9 @@ class FakeVtd final : public host_bus {
   // --- observation ---
   std::vector<RegWrite> writes;
   std::vector<qi_desc> descs;      // consumed descriptors, waits included
+  // Register-based invalidations: CCMD values, and (IVA, IOTLB_REG) pairs.
+  std::vector<uint64_t> ccmds;
+  std::vector<std::pair<uint64_t, uint64_t>> iotlb_regs;
   std::map<uint64_t, uint64_t> allocs;
   std::map<unsigned, std::function<void()>> irqs;
   uint32_t gsts = 0, fsts = 0, prs = 0;
@@ -401,7 +404,22 @@ class FakeVtd final : public host_bus {
       case reg::PQT:
         pqt = v;
         return;
+      case reg::CCMD:
+        // Completes at once: ICC clears, CAIG = CIRG (§11.4.7).
+        if (v & ccmd::ICC) {
+          ccmds.push_back(v);
+          v = (v & ~ccmd::ICC & ~(3ULL << 59)) | (((v >> 61) & 3) << 59);
+        }
+        put(off, v, 8);
+        return;
       default:
+        if (off == ecap::iotlb_offset(ecap()) + 8 && (v & iotlb_reg::IVT)) {
+          // IVT clears; IAIG = IIRG (§11.4.8.1).
+          iotlb_regs.emplace_back(get(off - 8, 8), v);
+          v = (v & ~iotlb_reg::IVT & ~(3ULL << 57)) | (((v >> 60) & 3) << 57);
+          put(off, v, 8);
+          return;
+        }
         put(off, v, q ? 8 : 4);
         if (off == reg::IQT) process();
         return;

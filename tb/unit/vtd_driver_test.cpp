@@ -213,10 +213,6 @@ TEST_F(VtdDriver, ProbeRejectsWhatItCannotUse) {
   EXPECT_TRUE(logged("No supported address widths"));
 
   bus.set_cap(kCap);
-  bus.set_ecap(kEcap & ~2ULL);  // no queued invalidation
-  EXPECT_EQ(-ENODEV, drv->probe());
-  EXPECT_TRUE(logged("no queued invalidation"));
-
   bus.set_ecap(kEcap & ~(1ULL << 46));  // scalable mode without second stage
   EXPECT_EQ(-ENODEV, drv->probe());
 
@@ -227,6 +223,38 @@ TEST_F(VtdDriver, ProbeRejectsWhatItCannotUse) {
   EXPECT_TRUE(bus.allocs.empty());
   EXPECT_TRUE(bus.writes.empty());
   EXPECT_FALSE(drv->probed());
+}
+
+TEST_F(VtdDriver, WithoutQueuedInvalidationRegistersAreUsedInLegacyMode) {
+  bus.set_ecap(kEcap & ~2ULL);  // no ECAP.QI
+  ASSERT_EQ(0, probe());
+  EXPECT_FALSE(drv->scalable_mode());  // scalable mode needs the queue
+  EXPECT_TRUE(logged("Using Register based invalidation"));
+  EXPECT_EQ(0u, bus.gsts & gsts::QIES);
+  // After SRTP: a global context-cache invalidation through CCMD and a
+  // global IOTLB invalidation through IOTLB_REG (DW: CAP.DWD).
+  EXPECT_EQ((std::vector<uint64_t>{ccmd::ICC | ccmd::gran(qi::CC_GRAN_GLOBAL)}), bus.ccmds);
+  ASSERT_EQ(1u, bus.iotlb_regs.size());
+  EXPECT_EQ(iotlb_reg::IVT | iotlb_reg::gran(qi::IOTLB_GRAN_GLOBAL) | iotlb_reg::DW,
+            bus.iotlb_regs[0].second);
+  // ATS needs the queue (device-TLB invalidations are descriptors).
+  TestDevice *dev = add({0x0210}, /*ats=*/true);
+  iommu_domain *d = attach(dev);
+  EXPECT_EQ(uint64_t(ctx::TT_MULTI_LEVEL), (bus.context(0x0210)[0] >> 2) & 3);
+  ASSERT_EQ(0, iommu_map(d, 0x10000, 0x10000, 4 * SZ_4K, IOMMU_READ));
+  EXPECT_EQ(4 * SZ_4K, iommu_unmap(d, 0x10000, 4 * SZ_4K));
+  // Page-selective: IVA = address | IH (bit 6) | AM 2; DID 2 in IOTLB_REG.
+  ASSERT_EQ(2u, bus.iotlb_regs.size());
+  EXPECT_EQ(0x10000u | (1 << 6) | 2, bus.iotlb_regs[1].first);
+  EXPECT_EQ(iotlb_reg::IVT | iotlb_reg::gran(qi::IOTLB_GRAN_PSI) | iotlb_reg::DW | (2ULL << 32),
+            bus.iotlb_regs[1].second);
+  // Detach: device-selective context cache (DID 2, SID 0x210), IOTLB DSI.
+  iommu_detach_group_handle(domains[0].second, dev->group);
+  domains[0].first = nullptr;
+  EXPECT_EQ(ccmd::ICC | ccmd::gran(qi::CC_GRAN_DEVICE) | (0x210ULL << 16) | 2, bus.ccmds.back());
+  EXPECT_EQ(iotlb_reg::IVT | iotlb_reg::gran(qi::IOTLB_GRAN_DSI) | iotlb_reg::DW | (2ULL << 32),
+            bus.iotlb_regs.back().second);
+  EXPECT_TRUE(bus.descs.empty());
 }
 
 TEST_F(VtdDriver, ProbeUnwindsEveryAllocationFailure) {

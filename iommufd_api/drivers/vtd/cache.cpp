@@ -115,6 +115,11 @@ struct flush_ops {
   static bool te(const vtd_driver &u) { return u.gcmd_ & gcmd::TE; }
   static uint64_t cap(const vtd_driver &u) { return u.cap_; }
   static void write_buffer(vtd_driver &u) { u.flush_write_buffer(); }
+  static bool qi(const vtd_driver &u) { return u.use_qi(); }
+  static void reg_iotlb(vtd_driver &u, uint16_t did, uint64_t addr, unsigned mask,
+                        uint64_t gran) {
+    u.reg_flush_iotlb(did, addr, mask, gran);
+  }
 };
 
 namespace {
@@ -138,6 +143,10 @@ void flush_iotlb_tag(const dmar_domain &d, qi_batch &b, const cache_tag &t, uint
     mask = 0;
     ih = 0;
     gran = qi::IOTLB_GRAN_DSI;
+  }
+  if (!flush_ops::qi(b.u)) {
+    flush_ops::reg_iotlb(b.u, t.domain_id, addr | uint64_t(ih), mask, gran);
+    return;
   }
   b.add(b.u.desc_iotlb(t.domain_id, addr | uint64_t(ih), mask, gran));
 }

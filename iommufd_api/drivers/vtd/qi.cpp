@@ -242,6 +242,7 @@ qi_desc vtd_driver::desc_piotlb(uint16_t did, uint32_t pasid_v, uint64_t addr, u
 }
 
 void vtd_driver::flush_context(uint16_t did, uint16_t sid, uint8_t fm, uint64_t gran) {
+  if (!use_qi()) return reg_flush_context(did, sid, fm, gran);
   qi_desc d;
   d.qw0 = (uint64_t(fm & 3) << 48) | (uint64_t(sid) << 32) | (uint64_t(did) << 16) |
           (gran << 4) | qi::CC_TYPE;
@@ -249,6 +250,7 @@ void vtd_driver::flush_context(uint16_t did, uint16_t sid, uint8_t fm, uint64_t 
 }
 
 void vtd_driver::flush_iotlb(uint16_t did, uint64_t addr, unsigned size_order, uint64_t gran) {
+  if (!use_qi()) return reg_flush_iotlb(did, addr, size_order, gran);
   const qi_desc d = desc_iotlb(did, addr, size_order, gran);
   qi_submit_sync(&d, 1);
 }
@@ -271,6 +273,52 @@ void vtd_driver::flush_pasid_cache(uint16_t did, uint64_t gran, uint32_t pasid_v
   qi_desc d;
   d.qw0 = (uint64_t(did) << 16) | (gran << 4) | (uint64_t(pasid_v) << 32) | qi::PC_TYPE;
   qi_submit_sync(&d, 1);
+}
+
+// --- register-based invalidation (§6.5.1) ---
+
+// The 64-bit command registers complete when bit 63 clears: poll the upper
+// dword (host_bus polls 32-bit words).
+bool vtd_driver::poll_reg_bit63_clear(uint64_t off) {
+  const uint64_t start = bus_.now_ps();
+  uint64_t interval = 20;
+  for (;;) {
+    if (bus_.poll32(reg(off + 4), 1u << 31, 0, interval, interval * 16)) return true;
+    if ((bus_.now_ps() - start) / 1000 >= POLL_TIMEOUT_NS) return false;
+    interval = std::min<uint64_t>(interval * 2, 100000);
+  }
+}
+
+void vtd_driver::reg_flush_context(uint16_t did, uint16_t sid, uint8_t fm, uint64_t gran) {
+  uint64_t val = ccmd::gran(gran) | ccmd::ICC;
+  if (gran == qi::CC_GRAN_DOMAIN) val |= did;
+  if (gran == qi::CC_GRAN_DEVICE)
+    val |= did | (uint64_t(sid) << 16) | (uint64_t(fm & 3) << 32);
+  std::lock_guard g(register_lock_);
+  cnt_->cc_inv.fetch_add(1, std::memory_order_relaxed);
+  bus_.writeq(reg(reg::CCMD), val);
+  if (!poll_reg_bit63_clear(reg::CCMD)) log("context-cache invalidation did not complete");
+}
+
+void vtd_driver::reg_flush_iotlb(uint16_t did, uint64_t addr, unsigned size_order,
+                                 uint64_t gran) {
+  const uint64_t tlb = ecap::iotlb_offset(ecap_);
+  uint64_t val = iotlb_reg::gran(gran) | iotlb_reg::IVT, iva = 0;
+  if (gran != qi::IOTLB_GRAN_GLOBAL) val |= uint64_t(did) << 32;
+  if (gran == qi::IOTLB_GRAN_PSI) {
+    // IVA: address, IH (bit 6; the hint rides in bit 0 of addr) and AM.
+    iva = (addr & ~0xfffULL) | ((addr & 1) << 6) | (size_order & 0x3f);
+  }
+  if (cap::write_drain(cap_)) val |= iotlb_reg::DW;
+  std::lock_guard g(register_lock_);
+  cnt_->iotlb_inv.fetch_add(1, std::memory_order_relaxed);
+  if (iva) bus_.writeq(reg(tlb), iva);
+  bus_.writeq(reg(tlb + 8), val);
+  if (!poll_reg_bit63_clear(tlb + 8)) {
+    log("IOTLB invalidation did not complete");
+    return;
+  }
+  if (iotlb_reg::iaig(bus_.readq(reg(tlb + 8))) == 0) log("Flush IOTLB failed");
 }
 
 }  // namespace iommusim::iommufd::vtd

@@ -82,6 +82,21 @@ namespace frcd {
 inline constexpr uint32_t F = 1u << 31;  // in the dword at +12
 inline constexpr unsigned LEN = 16;
 }  // namespace frcd
+// Register-based invalidation (§11.4.7 CCMD, §11.4.8 IOTLB_REG/IVA_REG at
+// ECAP.IRO): granularities in bits 62:61 / 61:60, done when ICC / IVT clears.
+namespace ccmd {
+inline constexpr uint64_t ICC = 1ULL << 63;
+constexpr uint64_t gran(uint64_t g) { return g << 61; }
+}  // namespace ccmd
+namespace iotlb_reg {
+inline constexpr uint64_t IVT = 1ULL << 63, DR = 1ULL << 49, DW = 1ULL << 48;
+constexpr uint64_t gran(uint64_t g) { return g << 60; }
+constexpr unsigned iaig(uint64_t v) { return unsigned((v >> 57) & 3); }
+}  // namespace iotlb_reg
+namespace ecap {
+constexpr uint64_t iotlb_offset(uint64_t e) { return ((e >> 8) & 0x3ff) * 16; }
+}  // namespace ecap
+
 // Invalidation queue error record (§11.4.9.9).
 constexpr unsigned iqer_iqei(uint64_t r) { return unsigned(r & 0xf); }
 constexpr uint16_t iqer_itesid(uint64_t r) { return uint16_t(r >> 32); }

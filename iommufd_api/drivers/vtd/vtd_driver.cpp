@@ -146,16 +146,16 @@ int vtd_driver::hw_probe() {
     return -ENODEV;
   }
   sm_ = ecap::smts(ecap_) && !cfg_.force_legacy;
+  // Scalable mode needs the queue (PASID-cache and PASID-based invalidations
+  // exist only as descriptors, §6.5.2).
+  if (sm_ && !ecap::qis(ecap_)) {
+    log("no queued invalidation: scalable mode disabled");
+    sm_ = false;
+  }
   agaw_ = calculate_agaw(cap_, ecap_, sm_, DEFAULT_DOMAIN_ADDRESS_WIDTH);
   msagaw_ = calculate_agaw(cap_, ecap_, sm_, 64);
   if (agaw_ < 0) {
     log("Cannot get a valid agaw");
-    return -ENODEV;
-  }
-  // Linux falls back to register-based invalidation; this driver is built
-  // around the invalidation queue (§6.5.2) only.
-  if (!ecap::qis(ecap_)) {
-    log("no queued invalidation support (register-based invalidation not implemented)");
     return -ENODEV;
   }
   // Paging domains are second-stage tables (Linux: "Do not use first stage
@@ -284,7 +284,15 @@ int vtd_driver::probe() {
     disable_translation();
   }
   bool touched = false;
-  rc = qi_init();
+  if (ecap::qis(ecap_)) {
+    rc = qi_init();
+    if (!rc) log("Using Queued invalidation");
+  } else {
+    // Old faults cleared; the context cache and IOTLB are invalidated
+    // through CCMD and IOTLB_REG (Linux: "Using Register based invalidation").
+    fault_irq();
+    log("Using Register based invalidation");
+  }
   if (!rc) {
     touched = true;
     root_entry_ = bus_.dma_alloc(4096, 4096);
@@ -361,7 +369,8 @@ int vtd_driver::add_device(device &dev) {
     delete info;
     return -ENOMEM;
   }
-  if (dev.is_pci && ecap::dev_iotlb(ecap_) && dev.ats_capable) {
+  // Device-TLB invalidations are descriptors: ATS needs the queue as well.
+  if (dev.is_pci && ecap::dev_iotlb(ecap_) && ecap::qis(ecap_) && dev.ats_capable) {
     info->ats_supported = true;
     // With device-TLB throttling the PF's source id goes into the
     // descriptors; a VF is not modelled, so it is the device's own.

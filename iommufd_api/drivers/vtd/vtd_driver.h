@@ -191,6 +191,12 @@ class vtd_driver final : public iommu_driver {
   void flush_dev_iotlb(const device_info &info, uint64_t addr, unsigned mask);
   void flush_piotlb(uint16_t did, uint32_t pasid, uint64_t addr, uint64_t npages, bool ih);
   void flush_pasid_cache(uint16_t did, uint64_t gran, uint32_t pasid);
+  // Register-based invalidation, without ECAP.QI (Linux's
+  // __iommu_flush_context / __iommu_flush_iotlb).
+  void reg_flush_context(uint16_t did, uint16_t sid, uint8_t fm, uint64_t gran);
+  void reg_flush_iotlb(uint16_t did, uint64_t addr, unsigned size_order, uint64_t gran);
+  bool poll_reg_bit63_clear(uint64_t off);
+  bool use_qi() const { return qi_desc_ != 0; }
  public:
   // Descriptor builders (Linux's qi_desc_*; public for the tests' expectations).
   qi_desc desc_iotlb(uint16_t did, uint64_t addr, unsigned size_order, uint64_t gran) const;
