@@ -41,8 +41,10 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str, key_cols: Sequence[
         rs = sorted(rs, key=lambda r: _num(r[x]) if numeric_x else str(r[x]))
         xs = [_num(r[x]) if numeric_x else str(r[x]) for r in rs]
         ax1.plot(xs, [100 * (_num(r.get("hit_rate")) or 0) for r in rs], marker="o", label=label)
-        ax2.plot(xs, [_num(r.get("translation_p99_ns")) or 0 for r in rs], marker="o", label=label)
-    for ax, title, ylabel in ((ax1, "IOTLB hit rate", "hit rate (%)"), (ax2, "p99 translation latency", "ns")):
+        (line,) = ax2.plot(xs, [_num(r.get("translation_p99_ns")) or 0 for r in rs], marker="o", label=label)
+        ax2.plot(xs, [_num(r.get("translation_mean_ns")) or 0 for r in rs], linestyle="--", marker=".",
+                 color=line.get_color())
+    for ax, title, ylabel in ((ax1, "IOTLB hit rate", "hit rate (%)"), (ax2, "translation latency: p99 (solid), mean (dashed)", "ns")):
         ax.set_title(title)
         ax.set_xlabel(x)
         ax.set_ylabel(ylabel)

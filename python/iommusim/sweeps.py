@@ -283,6 +283,16 @@ def sweep(axes: Sequence[Axis], output: str, *, cache: str = "main_tlb", scenari
     finally:
         f.close()
     all_rows = done_rows + rows
+    # Complete: rewrite the CSV in point order (it was appended as points finished).
+    order = {tuple(p[k] for k in key_cols): i for i, p in enumerate(pts)}
+    if len(all_rows) == len(pts):
+        all_rows.sort(key=lambda r: order.get(tuple(str(r[k]) for k in key_cols), len(pts)))
+        tmp = output + ".tmp"
+        with open(tmp, "w", newline="") as out:
+            w = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(all_rows)
+        os.replace(tmp, output)
     plot_path = None
     if plot:
         from .plot import plot_sweep
