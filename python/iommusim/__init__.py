@@ -21,7 +21,7 @@ from __future__ import annotations
 from .platform import Buffer, Device, Ioas, IommufdContext, Platform, PlatformError
 from .run import RunError, cli_path, run
 from .stats import stats_frame
-from .sweep import Axis, SweepError, sweep
+from .sweeps import Axis, SweepError, sweep
 
 __all__ = [
     "Axis",

@@ -6,7 +6,7 @@ import json
 import sys
 from typing import List, Optional
 
-from . import sweep as sw
+from . import sweeps as sw
 
 
 def _sweep_parser() -> argparse.ArgumentParser:
