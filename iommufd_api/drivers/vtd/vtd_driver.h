@@ -93,12 +93,13 @@ class vtd_driver final : public iommu_driver {
   vtd_driver(const vtd_driver &) = delete;
   vtd_driver &operator=(const vtd_driver &) = delete;
 
-  // Read VER/CAP/ECAP, set up queued invalidation, the root table, the page
-  // request queue and the interrupts, then enable translation (Linux's
-  // init_dmars + intel_iommu_init). 0, or -ENODEV (registers unreadable, no
-  // usable address width, no queued invalidation, scalable mode without
-  // second-stage translation), -ENOMEM (with everything freed again),
-  // -ETIMEDOUT (GSTS never followed GCMD), -EBUSY (already probed).
+  // Read VER/CAP/ECAP, set up queued invalidation (or register-based
+  // invalidation without ECAP.QI), the root table, the page request queue
+  // and the interrupts, then enable translation (Linux's init_dmars +
+  // intel_iommu_init). 0, or -ENODEV (registers unreadable, no usable address
+  // width, scalable mode without second-stage translation), -ENOMEM (with
+  // everything freed again), -ETIMEDOUT (GSTS never followed GCMD), -EBUSY
+  // (already probed).
   int probe();
   // Disable translation and queued invalidation, release the interrupts and
   // free every table and queue. Devices must have been removed first.
