@@ -22,6 +22,8 @@ std::string vtd_config::check() const {
   if (ecap.mhmv > 15) return "ecap.mhmv must be 0..15";
   if (ecap.pss > 19) return "ecap.pss must be 0..19";
   if (translation_slots == 0 || walk_slots == 0) return "slots must be at least 1";
+  if (interrupt_range_size && interrupt_range_base + interrupt_range_size < interrupt_range_base)
+    return "interrupt_range_base + interrupt_range_size overflows";
   for (const cache_config *c : {&iotlb, &context_cache, &pasid_cache})
     if (std::string e = c->check(); !e.empty()) return c->name + ": " + e;
   for (const auto *v : {&pwc_fs, &pwc_ss}) {

@@ -125,6 +125,14 @@ struct vtd_config {
       make_cache("pwc_ss_pdpt", 16, 0, replacement_policy::lru, 2),
       make_cache("pwc_ss_pd", 32, 0, replacement_policy::lru, 2)};
 
+  // The interrupt address range (§3.14, §5.1): untranslated writes into it
+  // are interrupt requests, not DMA; with interrupt remapping off (it is not
+  // modelled) they pass untranslated, in compatibility format. The
+  // architectural range is 0xFEE0_0000..0xFEEF_FFFF; a platform whose MSI
+  // doorbells are elsewhere sets its window here.
+  uint64_t interrupt_range_base = 0xFEE0'0000;
+  uint64_t interrupt_range_size = 0x10'0000;
+
   uint64_t dev_tlb_timeout = 1'000'000;  // cycles a wait descriptor waits for device-TLB completions (ITE)
 
   // Empty if every value is usable, else the first reason one is not.

@@ -232,6 +232,23 @@ void vtd::upstream_b_transport(int, tlm::tlm_generic_payload &tr, sc_core::sc_ti
     return r;
   };
 
+  if (x.at == at_kind::untranslated && x.write && base >= cfg_.interrupt_range_base &&
+      base - cfg_.interrupt_range_base + len <= cfg_.interrupt_range_size) {
+    // §5.1: an interrupt request (a write to the interrupt address range);
+    // without interrupt remapping it goes on untranslated.
+    count("interrupt_requests");
+    t.advance(cfg_.latency.ingress, clk_);
+    ext->output_addr = base;
+    ext->translate_cycles = cfg_.latency.ingress;
+    tr.set_response_status(tlm::TLM_OK_RESPONSE);
+    forward_data(tr, base, len, data, t);
+    tr.set_address(base);
+    tr.set_data_ptr(data);
+    tr.set_data_length(len);
+    tr.set_streaming_width(width);
+    return;
+  }
+
   if (x.at == at_kind::translation_request) {
     count("ats_translation_requests");
     x.addr = base;

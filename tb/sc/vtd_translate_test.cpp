@@ -344,4 +344,30 @@ TEST(vtd_translate, first_stage_global_pages_and_1g) {
   });
 }
 
+TEST(vtd_translate, interrupt_range_writes_pass_untranslated) {
+  vtd_config cfg;
+  cfg.interrupt_range_base = 0x0800'0000;  // a platform's MSI doorbells
+  cfg.interrupt_range_size = 0x1'0000;
+  harness tb("tb", cfg, timing_mode::cycle);
+  tb.run([&] {
+    tb.setup(false);
+    tb.legacy_context(0x0100, 0, 2, tb.alloc.alloc(4096), 1);  // empty table
+    dma_args a;
+    a.write = true;
+    a.len = 4;
+    uint32_t v = 0x33;
+    auto r = tb.dma(0x0800'2000, a, reinterpret_cast<unsigned char *>(&v));
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(tb.mem.read32(0x0800'2000), 0x33u);
+    EXPECT_EQ(r.ext.translate_cycles, cfg.latency.ingress);
+    EXPECT_EQ(tb.counter("", "interrupt_requests"), 1u);
+    // A read there, or a write outside, is DMA: translated, and here it faults.
+    a.write = false;
+    EXPECT_FALSE(tb.dma(0x0800'2000, a).ok());
+    a.write = true;
+    EXPECT_FALSE(tb.dma(0x0801'0000, a).ok());
+    EXPECT_EQ(tb.counter("faults", "recorded"), 2u);
+  });
+}
+
 }  // namespace
