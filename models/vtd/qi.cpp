@@ -159,8 +159,9 @@ void vtd::qi_thread() {
       const uint64_t qbytes = uint64_t{4096} << (iqa_ & reg::IQA_QS_MASK);
       uint8_t code = reg::IQEI_NONE;
       uint64_t desc[4] = {0, 0, 0, 0};
-      if (dw && (iqt_ & 0x10)) {
-        code = reg::IQEI_TAIL;
+      if ((dw && (iqt_ & 0x10)) || iqt_ >= qbytes) {
+        code = reg::IQEI_TAIL;  // a tail the queue cannot have
+
       } else if (scalable_ && !dw) {
         code = reg::IQEI_DW;  // scalable mode takes 256-bit descriptors only
       } else if (!mem_read((iqa_ & ~0xfffull) + iqh_ % qbytes, desc, sz, t)) {
@@ -174,7 +175,10 @@ void vtd::qi_thread() {
           // §6.5.2.10 ITE: the pending wait is aborted (no status write, no
           // interrupt); fetching stops after it until ITE is cleared.
           iqh_ = (iqh_ + sz) % qbytes;
-          if (mode_ == timing_mode::fast) sc_core::wait(d), d = sc_core::SC_ZERO_TIME;
+          if (mode_ == timing_mode::fast) {
+            sc_core::wait(d);
+            d = sc_core::SC_ZERO_TIME;
+          }
           continue;
         }
       }

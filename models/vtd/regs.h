@@ -115,7 +115,7 @@ inline constexpr uint64_t IQA_QS_MASK = 7;         // 2^QS 4 KiB pages
 // IQERCD: IQEI bits 3:0, ITESID 47:32, ICESID 63:48.
 enum iqe_code : uint8_t {
   IQEI_NONE = 0,
-  IQEI_TAIL = 1,        // IQT not aligned to a 256-bit descriptor (DW=1)
+  IQEI_TAIL = 1,        // IQT not aligned to a 256-bit descriptor (DW=1), or beyond the queue
   IQEI_FETCH = 2,       // descriptor fetch failed
   IQEI_INVALID = 3,     // reserved field / unknown type / unsupported granularity
   IQEI_DW = 4,          // 128-bit descriptors in scalable mode or 256-bit in legacy

@@ -269,6 +269,14 @@ TEST(vtd_qi, tail_misaligned_for_256_bit_descriptors) {
     wait(sc_time(1, sc_core::SC_US));
     EXPECT_EQ(tb.reg(r::FSTS), 0x10u);
     EXPECT_EQ(tb.reg(r::IQERCD, 8) & 0xf, 1u);
+    // A tail beyond the queue (4 KiB here) is no tail either: IQE, not a
+    // queue that never drains.
+    tb.set_reg(r::IQT, 0x1000, 8);
+    tb.set_reg(r::FSTS, 0x10);
+    wait(sc_time(1, sc_core::SC_US));
+    EXPECT_EQ(tb.reg(r::FSTS), 0x10u);
+    EXPECT_EQ(tb.reg(r::IQH, 8), 0u);
+    EXPECT_EQ(tb.counter("qi", "descriptors"), 0u);
   });
 }
 
