@@ -28,7 +28,7 @@
 #include "drivers/hostbus.h"
 #include "drivers/vtd/regs.h"
 
-namespace iommusim::test {
+namespace iommusim::test::vtdt {
 
 using namespace iommusim::iommufd;
 using namespace iommusim::iommufd::vtd;
@@ -482,4 +482,4 @@ struct TestDevice : device {
   }
 };
 
-}  // namespace iommusim::test
+}  // namespace iommusim::test::vtdt

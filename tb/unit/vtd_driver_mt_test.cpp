@@ -18,6 +18,9 @@
 namespace iommusim::test {
 namespace {
 
+// The fake unit's helpers (its own namespace: smmuv3_fake_bus.h has a TestDevice too).
+using namespace iommusim::test::vtdt;
+
 TEST(VtdDriverMt, DisjointMapsAndUnmapsWhileInterruptsArrive) {
   const unsigned long warns = warn_count();
   FakeVtd bus;

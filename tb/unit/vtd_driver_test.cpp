@@ -28,6 +28,9 @@
 namespace iommusim::test {
 namespace {
 
+// The fake unit's helpers (its own namespace: smmuv3_fake_bus.h has a TestDevice too).
+using namespace iommusim::test::vtdt;
+
 using namespace iommusim::iommufd;
 using namespace iommusim::iommufd::vtd;
 
