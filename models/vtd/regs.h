@@ -146,9 +146,10 @@ inline constexpr uint64_t WAIT_IF = 1ull << 4, WAIT_SW = 1ull << 5, WAIT_FN = 1u
 
 namespace iommusim::models::vtd {
 
-// Fault reasons (VT-d §7.1.3, Appendix A). Legacy mode 0x1-0xD; scalable mode
-// SCT (context), SPD/SPT (PASID), SFS (first stage), SSS (second stage) and
-// SGN (general) groups.
+// Fault reasons (VT-d §7.1.3, Appendix A): legacy mode 0x1-0xD; scalable
+// mode by group: SRT (root table) 0x38, SCT (context) 0x40, SPD (PASID
+// directory) 0x50, SPT (PASID table) 0x58, SFS (first stage) 0x70 and 0x90,
+// SSS (second stage) 0x78, SGN (general) 0x80 — the spec's numbering.
 enum fault_reason : uint8_t {
   FR_ROOT_NP = 0x01,          // root entry not present
   FR_CTX_NP = 0x02,           // context entry not present
@@ -163,14 +164,15 @@ enum fault_reason : uint8_t {
   FR_CTX_RSVD = 0x0b,         // reserved bits in context entry
   FR_PTE_RSVD = 0x0c,         // reserved bits in a paging entry
   FR_TT_BLOCKED = 0x0d,       // request type blocked by TT (e.g. ATS with TT != 01b)
-  SCT_1 = 0x30,               // scalable root-table fetch failed
-  SCT_2 = 0x31,               // root entry LP/UP clear
-  SCT_3 = 0x32,               // reserved bits in scalable root entry
-  SCT_4 = 0x33,               // scalable context-table fetch failed
-  SCT_5 = 0x34,               // context entry P clear
-  SCT_6 = 0x35,               // reserved bits / invalid programming in context entry
-  SCT_7 = 0x36,               // translation request or translated request with DTE clear
-  SCT_8 = 0x37,               // request with PASID and PASIDE clear
+  SRT_1 = 0x38,               // scalable root-table fetch failed
+  SRT_2 = 0x39,               // root entry LP/UP clear
+  SRT_3 = 0x3a,               // reserved bits in scalable root entry
+  SCT_1 = 0x40,               // scalable context-table fetch failed
+  SCT_2 = 0x41,               // context entry P clear
+  SCT_3 = 0x42,               // reserved bits in context entry
+  SCT_4 = 0x43,               // invalid context-entry programming (DTE/PRE/PASIDE not supported)
+  SCT_5 = 0x44,               // translation request or translated request with DTE clear
+  SCT_6 = 0x45,               // request with PASID and PASIDE clear
   SPD_1 = 0x50,               // PASID-directory fetch failed
   SPD_2 = 0x51,               // PASID-directory entry P clear
   SPD_3 = 0x52,               // reserved bits in PASID-directory entry
@@ -181,17 +183,17 @@ enum fault_reason : uint8_t {
   SFS_1 = 0x70,               // first-stage entry fetch failed
   SFS_2 = 0x71,               // first-stage entry P clear
   SFS_3 = 0x72,               // reserved bits in first-stage entry
-  SSS_1 = 0x78,               // second-stage entry fetch failed
-  SSS_2 = 0x79,               // second-stage entry not present (R = W = 0)
-  SSS_3 = 0x7a,               // reserved bits in second-stage entry
+  SFS_10 = 0x91,              // first-stage A/D update failed
+  SSS_1 = 0x78,               // second-stage entry fetch (or A/D update) failed
+  SSS_2 = 0x79,               // reserved bits in second-stage entry
+  SSS_3 = 0x7a,               // superpage the hardware does not support (SLLPS)
+  SSS_4 = 0x7b,               // second-stage root table (SLPTPTR) fetch failed
   SGN_1 = 0x80,               // first-stage input address not canonical
   SGN_2 = 0x81,               // privilege: user request to supervisor page, or SRE clear
   SGN_3 = 0x82,               // execute request to a non-executable page
-  SGN_4 = 0x83,               // input address above the second-stage AGAW
-  SGN_5 = 0x84,               // read without second-stage R
+  SGN_5 = 0x84,               // input address above the second-stage AGAW
   SGN_6 = 0x85,               // write without write permission
-  SFS_10 = 0x91,              // first-stage A/D update failed
-  SSS_10 = 0x92,              // second-stage A/D update failed
+  SGN_7 = 0x86,               // read without read permission
 };
 
 }  // namespace iommusim::models::vtd

@@ -45,7 +45,7 @@ bool vtd::fetch_context(uint16_t sid, context_info *ctx, fault_info *f, timing_c
   const bool sm = scalable_;
   count("root_entry_reads");
   if (!mem_read(root_table_ + bus * 16, root, 16, t)) {
-    f->reason = sm ? SCT_1 : FR_ROOT_ACCESS;
+    f->reason = sm ? SRT_1 : FR_ROOT_ACCESS;
     return false;
   }
   const uint64_t haw_rsvd = ~low_mask(52) ;
@@ -99,24 +99,24 @@ bool vtd::fetch_context(uint16_t sid, context_info *ctx, fault_info *f, timing_c
   // §9.2 scalable root entry: LP/LCTP for devfn 0-127, UP/UCTP for 128-255.
   const uint64_t half = root[devfn >= 128 ? 1 : 0];
   if (!(half & 1)) {
-    f->reason = SCT_2;
+    f->reason = SRT_2;
     f->cls = fault_class::translation;
     return false;
   }
   if ((root[0] & 0xffe) || (root[1] & 0xffe)) {
-    f->reason = SCT_3;
+    f->reason = SRT_3;
     return false;
   }
   uint64_t ce[4] = {0, 0, 0, 0};
   count("context_entry_reads");
   if (!mem_read((half & ~0xfffull) + (devfn & 127) * 32, ce, 32, t)) {
-    f->reason = SCT_4;
+    f->reason = SCT_1;
     return false;
   }
   t.advance(cfg_.latency.context_check, clk_);
   // §9.4 scalable context entry.
   if (!(ce[0] & 1)) {
-    f->reason = SCT_5;
+    f->reason = SCT_2;
     f->cls = fault_class::translation;
     return false;
   }
@@ -127,10 +127,14 @@ bool vtd::fetch_context(uint16_t sid, context_info *ctx, fault_info *f, timing_c
   ctx->pdts = (ce[0] >> 9) & 7;
   ctx->pasid_dir = ce[0] & ~0xfffull;
   ctx->rid_pasid = ce[1] & 0xfffff;
-  if ((ce[0] & 0x1e0) || (ce[1] & ~0x1f'ffffull) || ce[2] || ce[3] ||
-      (ctx->dte && !cfg_.ecap.dt) || (ctx->pre && !cfg_.ecap.prs) ||
+  if ((ce[0] & 0x1e0) || (ce[1] & ~0x1f'ffffull) || ce[2] || ce[3]) {
+    f->reason = SCT_3;
+    f->record = !ctx->fpd;
+    return false;
+  }
+  if ((ctx->dte && !cfg_.ecap.dt) || (ctx->pre && !cfg_.ecap.prs) ||
       (ctx->paside && !cfg_.ecap.pasid)) {
-    f->reason = SCT_6;
+    f->reason = SCT_4;
     f->record = !ctx->fpd;
     return false;
   }

@@ -61,12 +61,12 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
     c.mode = c.ctx.tt == legacy_tt::pass_through ? pgtt::pass_through : pgtt::second;
   } else {
     if (x.pv && !c.ctx.paside) {
-      r.f.reason = SCT_8;
+      r.f.reason = SCT_6;
       r.f.record = !c.fpd;
       return r;
     }
     if (ats && !c.ctx.dte) {
-      r.f.reason = SCT_7;
+      r.f.reason = SCT_5;
       r.f.record = !c.fpd;
       return r;
     }
@@ -132,7 +132,7 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
     } else {
       r.f.reason = d == x86::deny::privilege ? SGN_2
                    : d == x86::deny::exec    ? SGN_3
-                   : d == x86::deny::read    ? (c.ctx.scalable ? SGN_5 : FR_READ)
+                   : d == x86::deny::read    ? (c.ctx.scalable ? SGN_7 : FR_READ)
                                              : (c.ctx.scalable ? SGN_6 : FR_WRITE);
       r.f.cls = fault_class::permission;
       return r;

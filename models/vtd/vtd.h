@@ -235,7 +235,7 @@ class vtd : public sc_core::sc_module {
   uint64_t fs_flags(const translation_ctx &c) const;
   uint64_t ss_flags(const translation_ctx &c) const;
   unsigned ss_levels(const translation_ctx &c) const;
-  uint8_t ss_fault_reason(const translation_ctx &c, walk_fault wf, bool update_failed,
+  uint8_t ss_fault_reason(const translation_ctx &c, const walk_result &r, int start_level,
                           const access_kind &acc) const;
   bool walk_first(const txn &x, const translation_ctx &c, const access_kind &acc,
                   iotlb_entry *e, fault_info *f, timing_ctx &t);

@@ -124,9 +124,9 @@ uint8_t fs_reason(const walk_result &r, bool update_failed) {
 
 fault_class class_of(uint8_t reason) {
   switch (reason) {
-    case FR_READ: case FR_WRITE: case SGN_2: case SGN_3: case SGN_5: case SGN_6:
+    case FR_READ: case FR_WRITE: case SGN_2: case SGN_3: case SGN_6: case SGN_7:
       return fault_class::permission;
-    case FR_ADDR_BEYOND_AGAW: case SFS_2: case SSS_2: case SGN_1: case SGN_4:
+    case FR_ADDR_BEYOND_AGAW: case SFS_2: case SGN_1: case SGN_5:
       return fault_class::translation;
     default:
       return fault_class::other;
@@ -137,7 +137,7 @@ uint8_t deny_reason(x86::deny d, bool scalable) {
   switch (d) {
     case x86::deny::privilege: return SGN_2;
     case x86::deny::exec: return SGN_3;
-    case x86::deny::read: return scalable ? SGN_5 : FR_READ;
+    case x86::deny::read: return scalable ? SGN_7 : FR_READ;
     case x86::deny::write: return scalable ? SGN_6 : FR_WRITE;
     case x86::deny::none: break;
   }
@@ -167,17 +167,27 @@ unsigned vtd::ss_levels(const translation_ctx &c) const {
   return c.ctx.scalable ? c.pe.ss_levels : c.ctx.aw_levels;
 }
 
-uint8_t vtd::ss_fault_reason(const translation_ctx &c, walk_fault wf, bool update_failed,
+uint8_t vtd::ss_fault_reason(const translation_ctx &c, const walk_result &r, int start_level,
                              const access_kind &acc) const {
   const bool sm = c.ctx.scalable;
-  switch (wf) {
+  switch (r.fault) {
     case walk_fault::translation:
-      // Legacy mode reports a not-present entry as the access it refused.
-      return sm ? SSS_2 : (acc.write ? FR_WRITE : FR_READ);
-    case walk_fault::reserved: return sm ? SSS_3 : FR_PTE_RSVD;
+      // A not-present entry (R = W = 0) refuses the access: reported as the
+      // read or write it refused, in both modes.
+      return acc.write ? (sm ? SGN_6 : FR_WRITE) : (sm ? SGN_7 : FR_READ);
+    case walk_fault::reserved:
+      if (sm && (r.leaf_desc & x86::ss_ps) && (r.level == 2 || r.level == 3)) {
+        // PS where SLLPS has no such superpage: its own reason.
+        const unsigned need = r.level == 3 ? 1u : 2u;
+        if (!(cfg_.cap.sllps & need)) return SSS_3;
+      }
+      return sm ? SSS_2 : FR_PTE_RSVD;
     case walk_fault::external_abort:
-      return sm ? (update_failed ? SSS_10 : SSS_1) : FR_PTE_ACCESS;
-    default: return sm ? SSS_3 : FR_PTE_RSVD;
+      if (!sm) return FR_PTE_ACCESS;
+      // The root table's fetch (no cached upper level) has its own reason.
+      return r.level == start_level && r.resume_level < 0 && r.updates == 0 ? SSS_4 : SSS_1;
+    default:
+      return sm ? SSS_2 : FR_PTE_RSVD;
   }
 }
 
@@ -186,7 +196,7 @@ bool vtd::walk_second(const translation_ctx &c, uint64_t gpa, const access_kind 
   const unsigned levels = ss_levels(c);
   const unsigned agaw = std::min(x86::input_bits(levels), cfg_.cap.mgaw);
   if (gpa >> agaw) {
-    f->reason = c.ctx.scalable ? SGN_4 : FR_ADDR_BEYOND_AGAW;
+    f->reason = c.ctx.scalable ? SGN_5 : FR_ADDR_BEYOND_AGAW;
     f->cls = fault_class::translation;
     f->addr = gpa;
     return false;
@@ -209,7 +219,7 @@ bool vtd::walk_second(const translation_ctx &c, uint64_t gpa, const access_kind 
     if (r.fault == walk_fault::permission) {
       f->reason = deny_reason(x86::ss_check(r.xlate, acc, p.format_flags), c.ctx.scalable);
     } else {
-      f->reason = ss_fault_reason(c, r.fault, mem.failed_update, acc);
+      f->reason = ss_fault_reason(c, r, p.start_level, acc);
     }
     // A not-present entry is a translation fault whatever its legacy code.
     f->cls = r.fault == walk_fault::translation ? fault_class::translation : class_of(f->reason);

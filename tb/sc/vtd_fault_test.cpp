@@ -106,6 +106,7 @@ TEST(vtd_fault, legacy_reasons) {
 TEST(vtd_fault, scalable_reasons) {
   vtd_config cfg;
   cfg.ecap.ers = true;  // execute requests checked
+  cfg.cap.sllps = 1;    // 2 MiB second-stage superpages only
   harness tb("tb", cfg, timing_mode::cycle);
   tb.run([&] {
     tb.setup(true);
@@ -142,30 +143,30 @@ TEST(vtd_fault, scalable_reasons) {
     };
 
     tb.dma(0x1000, args(0x0900));
-    fc.expect("SCT.2 root LP clear", 0x1000, frcd_hi(0x0900, 0x31, true));
+    fc.expect("SRT.2 root LP clear", 0x1000, frcd_hi(0x0900, 0x39, true));
     tb.mem.write64(tb.root + 10 * 16, tb.alloc.alloc(4096) | 1 | 0x10);
     tb.dma(0x1000, args(0x0a00));
-    fc.expect("SCT.3 root reserved", 0x1000, frcd_hi(0x0a00, 0x32, true));
+    fc.expect("SRT.3 root reserved", 0x1000, frcd_hi(0x0a00, 0x3a, true));
     tb.mem.write64(tb.root + 11 * 16 + 8, kBad | 1);  // upper context table
     tb.dma(0x1000, args(0x0b80));
-    fc.expect("SCT.4 context table access", 0x1000, frcd_hi(0x0b80, 0x33, true));
+    fc.expect("SCT.1 context table access", 0x1000, frcd_hi(0x0b80, 0x40, true));
     tb.dma(0x1000, args(0x0101));
-    fc.expect("SCT.5 context not present", 0x1000, frcd_hi(0x0101, 0x34, true));
+    fc.expect("SCT.2 context not present", 0x1000, frcd_hi(0x0101, 0x41, true));
     const uint64_t ce = tb.sm_context(0x0102, dir);
     tb.mem.write64(ce, tb.mem.read64(ce) | 0x20);
     tb.dma(0x1000, args(0x0102));
-    fc.expect("SCT.6 context reserved", 0x1000, frcd_hi(0x0102, 0x35, true));
+    fc.expect("SCT.3 context reserved", 0x1000, frcd_hi(0x0102, 0x42, true));
     tb.sm_context(0x0103, dir, 0, false);  // DTE clear
     dma_args a = args(0x0103);
     a.at = at_kind::translated;
     tb.dma(0x1000, a);
-    fc.expect("SCT.7 translated request, DTE clear", 0x1000, frcd_hi(0x0103, 0x36, true, 2));
+    fc.expect("SCT.5 translated request, DTE clear", 0x1000, frcd_hi(0x0103, 0x44, true, 2));
     tb.sm_context(0x0104, dir, 0, true, false);  // PASIDE clear
     a = args(0x0104);
     a.pv = true;
     a.pasid = 1;
     tb.dma(0x1000, a);
-    fc.expect("SCT.8 PASID with PASIDE clear", 0x1000, hi(0x0104, 0x37, true, 1));
+    fc.expect("SCT.6 PASID with PASIDE clear", 0x1000, hi(0x0104, 0x45, true, 1));
     tb.sm_context(0x0105, kBad);
     tb.dma(0x1000, args(0x0105));
     fc.expect("SPD.1 directory access", 0x1000, frcd_hi(0x0105, 0x50, true));
@@ -218,9 +219,9 @@ TEST(vtd_fault, scalable_reasons) {
     tb.pasid_entry(dir, 7, h);
     p.pasid = 7;
     tb.dma(0x1000, p);
-    fc.expect("SSS.1 second-stage access", 0x1000, hi(0x0100, 0x78, true, 7));
+    fc.expect("SSS.4 second-stage root table access", 0x1000, hi(0x0100, 0x7b, true, 7));
     tb.dma(0x9000, args(0x0100));
-    fc.expect("SSS.2 second-stage not present", 0x9000, frcd_hi(0x0100, 0x79, true));
+    fc.expect("SGN.7 read of a not-present second-stage page", 0x9000, frcd_hi(0x0100, 0x86, true));
     page_table s2bad(tb.mem, tb.alloc, 3, ss::table);
     s2bad.map(0x1000, 0x1000, ss::R | (5u << 3), 2);  // EMT in a non-leaf PDE... as a table
     tb.mem.write64(s2bad.slot(0x1000, 2), tb.mem.read64(s2bad.slot(0x1000, 2)) & ~ss::PS);
@@ -230,7 +231,25 @@ TEST(vtd_fault, scalable_reasons) {
     tb.pasid_entry(dir, 8, h);
     p.pasid = 8;
     tb.dma(0x1000, p);
-    fc.expect("SSS.3 second-stage reserved", 0x1000, hi(0x0100, 0x7a, true, 8));
+    fc.expect("SSS.2 second-stage reserved", 0x1000, hi(0x0100, 0x79, true, 8));
+    page_table s2lo(tb.mem, tb.alloc, 3, ss::table);
+    s2lo.map(0x1000, kData, ss::R);
+    tb.mem.write64(s2lo.slot(0x1000, 2), kBad | ss::R | ss::W);  // the PDE points at failing memory
+    h = f;
+    h.slptptr = s2lo.root;
+    h.did = 110;
+    tb.pasid_entry(dir, 10, h);
+    p.pasid = 10;
+    tb.dma(0x1000, p);
+    fc.expect("SSS.1 second-stage entry access", 0x1000, hi(0x0100, 0x78, true, 10));
+    page_table s2big(tb.mem, tb.alloc, 3, ss::table);
+    s2big.map(0x4000'0000, 0x4000'0000, ss::R | ss::W | ss::PS, 3);  // 1 GiB: SLLPS here has 2 MiB only
+    h.slptptr = s2big.root;
+    h.did = 111;
+    tb.pasid_entry(dir, 11, h);
+    p.pasid = 11;
+    tb.dma(0x4000'0000, p);
+    fc.expect("SSS.3 superpage not supported", 0x4000'0000, hi(0x0100, 0x7a, true, 11));
     p.pasid = 1;
     tb.dma(0x0000'8000'0000'0000ull, p);
     fc.expect("SGN.1 not canonical", 0x0000'8000'0000'0000ull, hi(0x0100, 0x80, true, 1));
@@ -245,9 +264,9 @@ TEST(vtd_fault, scalable_reasons) {
     fc.expect("SGN.3 execute, XD", 0x3000, hi(0x0100, 0x82, true, 1, false, true));
     p.exec = false;
     tb.dma(1ull << 39, args(0x0100));
-    fc.expect("SGN.4 beyond the second-stage AGAW", 1ull << 39, frcd_hi(0x0100, 0x83, true));
+    fc.expect("SGN.5 beyond the second-stage AGAW", 1ull << 39, frcd_hi(0x0100, 0x84, true));
     tb.dma(0x2000, args(0x0100));
-    fc.expect("SGN.5 read, second-stage R clear", 0x2000, frcd_hi(0x0100, 0x84, true));
+    fc.expect("SGN.7 read, second-stage R clear", 0x2000, frcd_hi(0x0100, 0x86, true));
     tb.dma(0x1000, args(0x0100, true));
     fc.expect("SGN.6 write, second-stage W clear", 0x1000, frcd_hi(0x0100, 0x85, false));
     p.write = true;
@@ -266,11 +285,11 @@ TEST(vtd_fault, scalable_reasons) {
     tb.pasid_entry(dir, 9, h);
     p.pasid = 9;
     tb.dma(0x1000, p);
-    fc.expect("SSS.10 second-stage A/D update", 0x1000, hi(0x0100, 0x92, false, 9));
+    fc.expect("SSS.1 second-stage A/D update failed", 0x1000, hi(0x0100, 0x78, false, 9));
     // Root-table access error: last.
     tb.mem.fail_range(tb.root, tb.root + 4096);
     tb.dma(0x1000, args(0x0c00));
-    fc.expect("SCT.1 root table access", 0x1000, frcd_hi(0x0c00, 0x30, true));
+    fc.expect("SRT.1 root table access", 0x1000, frcd_hi(0x0c00, 0x38, true));
   });
 }
 

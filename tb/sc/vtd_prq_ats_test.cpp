@@ -196,7 +196,7 @@ TEST(vtd_ats, scalable_dte_and_first_stage_completion) {
     a.sid = 0x0101;
     r = tb.dma(0x4000, a);
     EXPECT_EQ(r.resp, tlm::TLM_GENERIC_ERROR_RESPONSE);
-    EXPECT_EQ(tb.frcd(0).second, frcd_hi(0x0101, 0x36, true, 1, true, 9));
+    EXPECT_EQ(tb.frcd(0).second, frcd_hi(0x0101, 0x44, true, 1, true, 9));
     // A translated request needs DTE only: no PASID entry for RID_PASID exists.
     dma_args t;
     t.at = at_kind::translated;
