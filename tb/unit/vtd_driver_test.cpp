@@ -1224,6 +1224,47 @@ TEST_F(VtdDriverUapi, DirtyTrackingOfANestParentReachesTheNestedEntries) {
   EXPECT_FALSE(bus.pasid_entry(0x0010, 0)[0] & pasid::SSADE);
 }
 
+TEST_F(VtdDriverUapi, DirtyBitmapThroughTheCore) {
+  ASSERT_EQ(0, probe());
+  TestDevice *dev = add({0x0072});
+  const uint32_t dev_id = bind(dev);
+  const uint32_t ioas = fd.ioas();
+  uint32_t hwpt = 0;
+  ASSERT_EQ(0, fd.hwpt_alloc(dev_id, ioas, IOMMU_HWPT_ALLOC_DIRTY_TRACKING, &hwpt));
+  ASSERT_EQ(0, attach_pt(0, hwpt));
+  Buffer buf(8 * kPage);
+  buf.fill(2);
+  const uint64_t iova = 0x100000;
+  ASSERT_EQ(0, fd.map_fixed(ioas, buf.get(), buf.size(), iova));
+  ASSERT_EQ(0, set_dirty_tracking(fd, hwpt, true));
+  EXPECT_TRUE(bus.pasid_entry(0x0072, 0)[0] & pasid::SSADE);
+  // The unit writes pages 1 and 6 (D, §3.6.2).
+  for (uint64_t pg : {1, 6}) {
+    const auto l = leaf(0x0072, iova + pg * kPage);
+    ASSERT_EQ(1, l.level);
+    bus.set_mem64(l.ptep, l.pte | pte::DIRTY);
+  }
+  uint8_t bitmap[8] = {};
+  ASSERT_EQ(0, get_dirty_bitmap(fd, hwpt, iova, buf.size(), kPage, bitmap,
+                                IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR));
+  EXPECT_EQ(0x42, bitmap[0]);
+  EXPECT_TRUE(leaf(0x0072, iova + kPage).pte & pte::DIRTY);
+  memset(bitmap, 0, sizeof(bitmap));
+  const size_t before = bus.descs.size();
+  ASSERT_EQ(0, get_dirty_bitmap(fd, hwpt, iova, buf.size(), kPage, bitmap, 0));
+  EXPECT_EQ(0x42, bitmap[0]);
+  EXPECT_FALSE(leaf(0x0072, iova + kPage).pte & pte::DIRTY);
+  EXPECT_FALSE(leaf(0x0072, iova + 6 * kPage).pte & pte::DIRTY);
+  // Cleaning is followed by one IOTLB flush of what was cleaned: pages 1-6
+  // rounded to 8 pages at the IOVA (PSI, AM 3, IH: no table freed).
+  const std::vector<qi_desc> want = {D((2ULL << 16) | IOTLB_PSI, iova | (1 << 6) | 3)};
+  EXPECT_EQ(want, bus.invs(before)) << hex(bus.invs(before));
+  memset(bitmap, 0, sizeof(bitmap));
+  ASSERT_EQ(0, get_dirty_bitmap(fd, hwpt, iova, buf.size(), kPage, bitmap, 0));
+  EXPECT_EQ(0, bitmap[0]);
+  ASSERT_EQ(0, fd.unmap(ioas, iova, buf.size()));
+}
+
 TEST_F(VtdDriverUapi, PageRequestsReachTheFaultQueueAndTheResponseTheUnit) {
   ASSERT_EQ(0, probe());
   TestDevice *dev = add({0x0080}, /*ats=*/true, /*pri=*/true);
