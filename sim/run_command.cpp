@@ -21,7 +21,7 @@ namespace iommusim::cli {
 namespace {
 
 struct RunState {
-  std::string scenario, platform, page_size, plot, keep;
+  std::string scenario, platform, model, page_size, plot, keep;
   std::vector<std::string> sets, traces;
   std::string generate;
   std::vector<std::string> params;
@@ -48,10 +48,21 @@ int run(const RunState &st) {
   run::scenario sc = run::default_scenario();
   std::string err;
   if (!st.scenario.empty() && !run::load_scenario(st.scenario, &sc, &err)) return fail(err, 2);
+  if (!st.model.empty()) {
+    if (!st.platform.empty()) return fail("--model and --platform: give one of them", 2);
+    if (!run::builtin_platform(st.model, &sc.platform, &sc.platform_source)) {
+      std::string names;
+      for (const std::string &m : run::builtin_models()) names += (names.empty() ? "" : ", ") + m;
+      return fail("--model " + st.model + ": no built-in platform for it (built-in: " + names +
+                  "); give a platform file with --platform", 2);
+    }
+    sc.iommu.clear();
+  }
   if (!st.platform.empty()) {
     try {
       sc.platform = YAML::LoadFile(st.platform);
       sc.platform_source = st.platform;
+      sc.iommu.clear();
     } catch (const YAML::BadFile &) {
       return fail(st.platform + ": cannot open", 2);
     } catch (const YAML::ParserException &e) {
@@ -115,6 +126,7 @@ Subcommand add_run_command(CLI::App &root) {
              "its translation statistics");
   app->add_option("scenario", st->scenario, "Scenario file (YAML; docs/user_guide.md). Omit for the built-in default");
   app->add_option("--platform", st->platform, "Platform config to use instead of the scenario's");
+  app->add_option("--model", st->model, "Use the built-in platform of this IOMMU model: smmuv3 (MMU-600-like), vtd");
   app->add_option("-t,--trace", st->traces, "Replay this trace instead of the scenario's workloads (repeatable)");
   app->add_option("-g,--generate", st->generate, "Generate the workload with this generator instead");
   app->add_option("-p,--param", st->params, "Generator parameter KEY=VALUE (repeatable)");

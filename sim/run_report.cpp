@@ -39,12 +39,14 @@ ordered_json build_result(const run_inputs &in) {
   r["description"] = sc.description;
   r["source"] = sc.source;
   r["platform"] = sc.platform_source;
+  r["model"] = in.model;
   r["iommu"] = in.iommu;
   r["page_size"] = sc.page_size;
   ordered_json sets = ordered_json::object();
   for (const auto &[k, v] : sc.sets) sets[k] = v;
   r["sets"] = sets;
   r["workloads"] = in.workloads;
+  r["dropped_devices"] = in.dropped_devices;
   // Per-transaction figures from the replayers (exact).
   uint64_t n = 0, errors = 0, bytes = 0, rb = 0, wb = 0;
   double first_ns = INFINITY, last_ns = 0;
@@ -95,11 +97,14 @@ ordered_json build_result(const run_inputs &in) {
         tr[std::string(k) + "_ns"] = c * ns_per_iommu_cycle;
       }
     }
-    // SMMUv3 PMCG: TLB_MISS starts a walk; TRANS_TABLE_WALK_ACCESS counts its reads.
-    walks = counter(g, "tlb_miss") + counter(g, "walks");
-    walk_acc = counter(g, "trans_table_walk_access") + counter(g, "walk_accesses");
+    // SMMUv3 PMCG: TLB_MISS starts a walk; TRANS_TABLE_WALK_ACCESS counts its
+    // reads. VT-d: an IOTLB miss starts a walk; page_walk_reads counts its reads.
+    walks = counter(g, "tlb_miss");
+    walk_acc = counter(g, "trans_table_walk_access") + counter(g, "page_walk_reads");
     faults = counter(g, "faults");
   }
+  if (in.model != "smmuv3" && groups.contains(in.iommu + "." + iotlb_cache_name(in.model)))
+    walks = counter(groups[in.iommu + "." + iotlb_cache_name(in.model)], "miss");
   r["translation"] = tr;
   ordered_json caches = ordered_json::array();
   for (auto it = groups.begin(); it != groups.end(); ++it) {
@@ -132,7 +137,13 @@ std::string format_table(const ordered_json &r) {
   if (!r["description"].get<std::string>().empty()) s += fmt::format("  {}\n", r["description"].get<std::string>());
   s += "\n";
   line("platform", r["platform"].get<std::string>());
-  line("IOMMU", fmt::format("{} ({} MHz)", r["iommu"].get<std::string>(), r["translation"]["clock_mhz"].get<double>()));
+  line("IOMMU", fmt::format("{} ({}, {} MHz)", r["iommu"].get<std::string>(), r["model"].get<std::string>(),
+                            r["translation"]["clock_mhz"].get<double>()));
+  if (!r["dropped_devices"].empty()) {
+    std::string names;
+    for (const auto &n : r["dropped_devices"]) names += (names.empty() ? "" : ", ") + n.get<std::string>();
+    line("platform devices left out", names + " (their StreamIDs are the workload's)");
+  }
   line("page size", fmt::format("{} KiB", r["page_size"].get<uint64_t>() / 1024));
   for (auto it = r["sets"].begin(); it != r["sets"].end(); ++it) line("set " + it.key(), it.value().get<std::string>());
   line("transactions", fmt::format("{} ({} errors)", r["transactions"].get<uint64_t>(), r["errors"].get<uint64_t>()));
@@ -144,7 +155,7 @@ std::string format_table(const ordered_json &r) {
     s += fmt::format("  {:<28} {:>9} {:>9} {:>9}  {:>7.2f}%\n", c["name"].get<std::string>(), c["lookups"].get<uint64_t>(),
                      c["hits"].get<uint64_t>(), c["misses"].get<uint64_t>(), 100 * c["hit_rate"].get<double>());
   s += "\n";
-  line("walks (TLB misses)", fmt::format("{} ({:.4f} per KiB)", r["walks"].get<uint64_t>(), r["walks_per_kib"].get<double>()));
+  line("walks (IOTLB misses)", fmt::format("{} ({:.4f} per KiB)", r["walks"].get<uint64_t>(), r["walks_per_kib"].get<double>()));
   line("walk memory accesses", fmt::format("{} ({:.4f} per KiB)", r["walk_accesses"].get<uint64_t>(),
                                             r["walk_accesses_per_kib"].get<double>()));
   const ordered_json &t = r["translation"];

@@ -27,17 +27,19 @@ struct replay_stream {
 
 struct run_inputs {
   const scenario *sc = nullptr;
-  std::string iommu;
+  std::string iommu, model;
   double iommu_clock_mhz = 1000;
   uint64_t sim_ps = 0;
   double host_setup_s = 0, host_platform_s = 0, host_replay_s = 0;
   uint64_t mapped_bytes = 0, mappings = 0;
   nlohmann::ordered_json workloads, stats;
+  std::vector<std::string> dropped_devices;  // the platform's, for StreamIDs the workload took
   std::vector<replay_stream> streams;
 };
 
 // The result document:
-//   scenario, description, source, platform, iommu, page_size, sets, workloads,
+//   scenario, description, source, platform, model, iommu, page_size, sets,
+//   workloads, dropped_devices,
 //   transactions, errors, bytes, read_bytes, write_bytes, sim_time_ns,
 //   achieved_gbps, translation {count, mean/p50/p99 in cycles and ns,
 //   clock_mhz}, dma_latency_ns {mean, p50, p99, max}, caches [{name, lookups,

@@ -51,6 +51,13 @@ struct scenario {
 scenario default_scenario();
 // The built-in platform's YAML text.
 const char *default_platform_yaml();
+// Built-in platforms by IOMMU model: smmuv3 (MMU-600-like, the default) and
+// vtd (Xeon-like). False for another name.
+bool builtin_platform(const std::string &model, YAML::Node *out, std::string *source);
+std::vector<std::string> builtin_models();
+// The cache key of a model's IOTLB (the one sweeps size by default):
+// smmuv3 main_tlb, vtd iotlb.
+const char *iotlb_cache_name(const std::string &model);
 
 // A scenario file (YAML). False with *error = "FILE:LINE:COL: reason".
 bool load_scenario(const std::string &path, scenario *out, std::string *error);

@@ -24,11 +24,12 @@ def _sweep_parser() -> argparse.ArgumentParser:
     p.add_argument("--ways", metavar="LIST", help="associativity: 0 (fully associative),4,8,...")
     p.add_argument("--policy", metavar="LIST", help="replacement: lru,plru,round_robin,random")
     p.add_argument("--page-size", metavar="LIST", help="mapping page size: 4K,64K,2M,...")
-    p.add_argument("--model", metavar="LIST", help="iommus[0].type values: every model the platform config accepts")
-    p.add_argument("--platform", metavar="LIST", help="platform config files to sweep (e.g. one per IOMMU model)")
-    p.add_argument("--cache", default="main_tlb", metavar="KEY",
-                   help="the cache of iommus[0] that --entries/--ways/--policy set (default main_tlb; also micro_tlb, "
-                        "config_cache)")
+    p.add_argument("--model", metavar="LIST", help="IOMMU models, each on its built-in platform: smmuv3 (MMU-600-like), "
+                                                   "vtd (Xeon-like)")
+    p.add_argument("--platform", metavar="LIST", help="platform config files to sweep (any model the config accepts)")
+    p.add_argument("--cache", default="iotlb", metavar="KEY",
+                   help="the cache of iommus[0] that --entries/--ways/--policy set: iotlb (default: the model's IOTLB, "
+                        "smmuv3 main_tlb, vtd iotlb) or a cache key such as micro_tlb, config_cache, context_cache")
     p.add_argument("--axis", action="append", default=[], metavar="[NAME:]KEY=V1,V2",
                    help="any other platform key, e.g. wc2:iommus[0].walk_cache.s1[2].entries=32,128")
     p.add_argument("-s", "--set", action="append", default=[], metavar="KEY=VALUE", help="fixed platform override")

@@ -39,7 +39,7 @@ def cli_path() -> str:
 def run_args(scenario: Optional[PathLike] = None, *, traces: Sequence[PathLike] = (), generate: Optional[str] = None,
              params: Optional[Mapping[str, Any]] = None, sets: Union[Mapping[str, Any], Iterable[Tuple[str, Any]], None] = None,
              page_size: Optional[Union[str, int]] = None, platform: Optional[PathLike] = None,
-             plot: Optional[PathLike] = None) -> List[str]:
+             plot: Optional[PathLike] = None, model: Optional[str] = None) -> List[str]:
     """The `iommusim run` arguments for these settings (without the executable)."""
     args: List[str] = ["run"]
     if scenario is not None:
@@ -57,6 +57,8 @@ def run_args(scenario: Optional[PathLike] = None, *, traces: Sequence[PathLike] 
         args += ["--page-size", str(page_size)]
     if platform is not None:
         args += ["--platform", os.fspath(platform)]
+    if model is not None:
+        args += ["--model", model]
     args += ["--plot", os.fspath(plot)] if plot is not None else ["--no-plot"]
     args.append("--json")
     return args
@@ -91,15 +93,17 @@ def run_cli(args: Sequence[str], cli: Optional[str] = None, timeout: Optional[fl
 def run(scenario: Optional[PathLike] = None, *, traces: Sequence[PathLike] = (), generate: Optional[str] = None,
         params: Optional[Mapping[str, Any]] = None, sets: Union[Mapping[str, Any], Iterable[Tuple[str, Any]], None] = None,
         page_size: Optional[Union[str, int]] = None, platform: Optional[PathLike] = None,
-        plot: Optional[PathLike] = None, timeout: Optional[float] = None) -> Dict[str, Any]:
+        plot: Optional[PathLike] = None, model: Optional[str] = None,
+        timeout: Optional[float] = None) -> Dict[str, Any]:
     """Run a scenario in a child process and return its result document.
 
     With no arguments: the built-in 100 Gb/s NIC receive scenario. ``traces`` or
     ``generate`` (+ ``params``) replace the scenario's workloads; ``sets`` are
     platform overrides such as ``{"iommus[0].main_tlb.entries": 1024}``;
-    ``page_size`` is "4K", "2M", ...; ``plot`` writes the SVG. The document's keys
+    ``page_size`` is "4K", "2M", ...; ``model`` picks a built-in platform
+    ("smmuv3", "vtd") and ``platform`` a platform file; ``plot`` writes the SVG. The document's keys
     are listed in docs/user_guide.md (hit rates under ``caches``, latencies under
     ``translation``, ``achieved_gbps``, ...). Raises :class:`RunError`.
     """
     return run_cli(run_args(scenario, traces=traces, generate=generate, params=params, sets=sets,
-                            page_size=page_size, platform=platform, plot=plot), timeout=timeout)
+                            page_size=page_size, platform=platform, plot=plot, model=model), timeout=timeout)

@@ -25,6 +25,8 @@ from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Seque
 from .run import RunError, cli_path, run_args, run_cli
 
 POLICIES = ("lru", "plru", "round_robin", "rr", "random")
+# The cache key of each model's IOTLB: what --cache iotlb (the default) means.
+IOTLB_KEY = {"smmuv3": "main_tlb", "vtd": "iotlb"}
 PAGE_SIZES = ("4K", "16K", "64K", "2M", "32M", "512M", "1G")
 
 METRICS = ["status", "error", "transactions", "errors", "hit_rate", "utlb_hit_rate", "walks_per_kib",
@@ -41,8 +43,9 @@ class SweepError(ValueError):
 class Axis:
     """One swept dimension: a column name, what it sets, and its values.
 
-    ``key`` is ``"trace"``, ``"page_size"``, ``"platform"`` or a platform
-    override path such as ``"iommus[0].main_tlb.entries"``.
+    ``key`` is ``"trace"``, ``"page_size"``, ``"platform"``, ``"model"`` or a
+    platform override path such as ``"iommus[0].main_tlb.entries"``; ``{cache}``
+    in a path stands for the swept cache's key of the point's model.
     """
 
     name: str
@@ -52,7 +55,7 @@ class Axis:
 
 def standard_axes(traces: Sequence[str], *, entries: Sequence[int] = (), ways: Sequence[int] = (),
                   policy: Sequence[str] = (), page_size: Sequence[str] = (), model: Sequence[str] = (),
-                  platforms: Sequence[str] = (), cache: str = "main_tlb", iommu: int = 0,
+                  platforms: Sequence[str] = (), cache: str = "iotlb", iommu: int = 0,
                   extra: Sequence[Axis] = ()) -> List[Axis]:
     """The axes of the usual sizing sweep; empty sequences are left out (the trace axis is always there)."""
     if not traces:
@@ -62,7 +65,7 @@ def standard_axes(traces: Sequence[str], *, entries: Sequence[int] = (), ways: S
     if platforms:
         axes.append(Axis("platform", "platform", [os.fspath(p) for p in platforms]))
     if model:
-        axes.append(Axis("model", f"{pre}.type", list(model)))
+        axes.append(Axis("model", "model", list(model)))
     if page_size:
         for p in page_size:
             if p not in PAGE_SIZES:
@@ -72,11 +75,11 @@ def standard_axes(traces: Sequence[str], *, entries: Sequence[int] = (), ways: S
         for p in policy:
             if p not in POLICIES:
                 raise SweepError(f"--policy: '{p}' is not one of {', '.join(POLICIES)}")
-        axes.append(Axis("policy", f"{pre}.{cache}.policy", list(policy)))
+        axes.append(Axis("policy", pre + ".{cache}.policy", list(policy)))
     if ways:
-        axes.append(Axis("ways", f"{pre}.{cache}.ways", [str(int(w)) for w in ways]))
+        axes.append(Axis("ways", pre + ".{cache}.ways", [str(int(w)) for w in ways]))
     if entries:
-        axes.append(Axis("entries", f"{pre}.{cache}.entries", [str(int(e)) for e in entries]))
+        axes.append(Axis("entries", pre + ".{cache}.entries", [str(int(e)) for e in entries]))
     axes.extend(extra)
     names = [a.name for a in axes]
     if len(set(names)) != len(names):
@@ -89,10 +92,22 @@ def points(axes: Sequence[Axis]) -> List[Dict[str, str]]:
     return [dict(zip([a.name for a in axes], combo)) for combo in itertools.product(*[a.values for a in axes])]
 
 
+def _platform_model(path: str) -> str:
+    """iommus[0].type of a platform file ('smmuv3' when it does not say)."""
+    import yaml
+
+    try:
+        with open(path) as f:
+            doc = yaml.safe_load(f) or {}
+        return str(((doc.get("iommus") or [{}])[0] or {}).get("type", "smmuv3"))
+    except (OSError, yaml.YAMLError, AttributeError, IndexError):
+        return "smmuv3"  # the run reports the file's own error
+
+
 def _spec(point: Mapping[str, str], axes: Sequence[Axis], cache: str, base: Mapping[str, Any]) -> Dict[str, Any]:
     sets = dict(base.get("sets") or {})
-    spec: Dict[str, Any] = {"point": dict(point), "cache": cache, "scenario": base.get("scenario"),
-                            "cli": base.get("cli"), "timeout": base.get("timeout"), "platform": None,
+    spec: Dict[str, Any] = {"point": dict(point), "scenario": base.get("scenario"), "cli": base.get("cli"),
+                            "timeout": base.get("timeout"), "platform": base.get("platform"), "model": None,
                             "page_size": None, "traces": []}
     for a in axes:
         v = point[a.name]
@@ -102,8 +117,13 @@ def _spec(point: Mapping[str, str], axes: Sequence[Axis], cache: str, base: Mapp
             spec["page_size"] = v
         elif a.key == "platform":
             spec["platform"] = os.path.abspath(v)
-        else:
-            sets[a.key] = v
+        elif a.key == "model":
+            spec["model"] = v
+    model = spec["model"] or (_platform_model(spec["platform"]) if spec["platform"] else "smmuv3")
+    spec["cache"] = IOTLB_KEY.get(model, "iotlb") if cache == "iotlb" else cache
+    for a in axes:
+        if a.key not in ("trace", "page_size", "platform", "model"):
+            sets[a.key.replace("{cache}", spec["cache"])] = point[a.name]
     spec["sets"] = sets
     return spec
 
@@ -114,7 +134,7 @@ def run_point(spec: Mapping[str, Any]) -> Dict[str, Any]:
     row: Dict[str, Any] = dict(spec["point"])
     try:
         args = run_args(spec.get("scenario"), traces=spec.get("traces") or (), sets=spec.get("sets"),
-                        page_size=spec.get("page_size"), platform=spec.get("platform"))
+                        page_size=spec.get("page_size"), platform=spec.get("platform"), model=spec.get("model"))
         r = run_cli(args, cli=spec.get("cli") or cli_path(), timeout=spec.get("timeout"))
     except RunError as e:
         row.update(status="error", error=str(e).replace("\n", " | "), host_s=round(time.monotonic() - t0, 3))
@@ -206,8 +226,8 @@ def _check_traces(traces: Iterable[str], cli: str) -> None:
             raise SweepError(str(e).removeprefix("iommusim trace: ")) from None
 
 
-def sweep(axes: Sequence[Axis], output: str, *, cache: str = "main_tlb", scenario: Optional[str] = None,
-          sets: Optional[Mapping[str, Any]] = None, jobs: Optional[int] = None, scheduler: Optional[str] = None,
+def sweep(axes: Sequence[Axis], output: str, *, cache: str = "iotlb", scenario: Optional[str] = None,
+          platform: Optional[str] = None, sets: Optional[Mapping[str, Any]] = None, jobs: Optional[int] = None, scheduler: Optional[str] = None,
           resume: bool = False, plot: Optional[str] = None, progress: bool = True, timeout: Optional[float] = None,
           cli: Optional[str] = None, on_row: Optional[Callable[[Dict[str, Any]], None]] = None) -> Dict[str, Any]:
     """Run every point of axes, appending rows to the CSV ``output``; plot if asked.
@@ -240,7 +260,9 @@ def sweep(axes: Sequence[Axis], output: str, *, cache: str = "main_tlb", scenari
     bar = Progress(len(pts), len(pts) - len(todo), enabled=progress)
     if scenario:
         scenario = os.path.abspath(scenario)
-    base = {"sets": dict(sets or {}), "scenario": scenario, "cli": None if scheduler else exe, "timeout": timeout}
+    if platform:
+        platform = os.path.abspath(platform)
+    base = {"sets": dict(sets or {}), "scenario": scenario, "platform": platform, "cli": None if scheduler else exe, "timeout": timeout}
     specs = [_spec(p, axes, cache, base) for p in todo]
     rows: List[Dict[str, Any]] = []
 

@@ -66,7 +66,7 @@ def test_cycle_mode_is_deterministic(sh):
 def test_table_output(sh):
     r = sh("run", "--param", f"packets={PACKETS}", "--no-plot")
     assert r.code == 0
-    for text in ("smmu0.tcu.main_tlb", "walks (TLB misses)", "Translation latency", "achieved bandwidth", "p99"):
+    for text in ("smmu0.tcu.main_tlb", "walks (IOTLB misses)", "Translation latency", "achieved bandwidth", "p99"):
         assert text in r.out
 
 
@@ -133,6 +133,29 @@ def test_bad_platform_values_are_config_errors(sh):
     assert r.code == 2 and "--set novalue: expected KEY=VALUE" in r.err
     r = sh("run", "--no-plot", "--page-size", "3K")
     assert r.code == 2
+
+
+def test_platform_devices_give_way_to_the_workloads_stream_ids(sh):
+    # smmuv3_default.yaml's dma0 has StreamID 0x10, nic_rx's default: the replayer takes it.
+    r = sh("run", "--platform", str(SOURCE / "sim" / "configs" / "smmuv3_default.yaml"), "--param", "packets=20",
+           "--no-plot", "--json")
+    assert r.code == 0, r.err
+    assert r.json()["dropped_devices"] == ["dma0"] and r.json()["transactions"] == 43
+
+
+def test_model_picks_a_built_in_platform(sh):
+    r = sh("run", "--model", "nope", "--no-plot")
+    assert r.code == 2 and "--model nope: no built-in platform for it (built-in: smmuv3, vtd)" in r.err
+    r = sh("run", "--model", "smmuv3", "--platform", "x.yaml", "--no-plot")
+    assert r.code == 2 and "give one of them" in r.err
+    r = sh("run", "--model", "vtd", "--param", f"packets={PACKETS}", "--no-plot", "--json")
+    if r.code == 2 and "iommus[0].type" in r.err:
+        pytest.skip("this build's platform has no VT-d yet")
+    assert r.code == 0, r.err
+    d = r.json()
+    assert (d["model"], d["iommu"], d["transactions"], d["errors"]) == ("vtd", "dmar0", TXNS, 0)
+    assert d["walks"] == cache(d, ".iotlb")["misses"] > 0
+    assert cache(d, ".iotlb")["lookups"] == TXNS
 
 
 def test_unknown_options_exit_2(sh):

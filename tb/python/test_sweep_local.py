@@ -59,12 +59,20 @@ def test_a_bad_point_is_a_row_not_a_crash(sh, tmp_path, trace):
     assert rs["3"]["status"] == "error" and "main_tlb" in rs["3"]["error"]
 
 
-def test_model_axis_takes_the_configs_types(sh, tmp_path, trace):
-    r = sh("sweep", "-t", trace, "--model", "smmuv3,no_such_iommu", "-o", "m.csv", "--no-plot", "-q")
+def test_model_axis_runs_each_model_on_its_platform(sh, tmp_path, trace):
+    r = sh("sweep", "-t", trace, "--model", "smmuv3,vtd,no_such_iommu", "--entries", "16,64", "-o", "m.csv",
+           "--no-plot", "-q")
     assert r.code == 1
-    rs = {row["model"]: row for row in rows(tmp_path / "m.csv")}
-    assert rs["smmuv3"]["status"] == "ok"
-    assert rs["no_such_iommu"]["status"] == "error" and "iommus[0].type" in rs["no_such_iommu"]["error"]
+    rs = {(row["model"], row["entries"]): row for row in rows(tmp_path / "m.csv")}
+    assert rs[("smmuv3", "16")]["status"] == "ok"
+    # The IOTLB the entries axis sizes is each model's own: SMMUv3 main_tlb, VT-d iotlb.
+    assert float(rs[("smmuv3", "16")]["hit_rate"]) < float(rs[("smmuv3", "64")]["hit_rate"])
+    assert rs[("no_such_iommu", "16")]["status"] == "error"
+    assert "--model no_such_iommu: no built-in platform for it" in rs[("no_such_iommu", "16")]["error"]
+    if "must be one of smmuv3," in rs[("vtd", "16")]["error"] and "vtd" not in rs[("vtd", "16")]["error"].split("found")[0]:
+        pytest.skip("this build's platform has no VT-d yet")
+    assert rs[("vtd", "16")]["status"] == "ok", rs[("vtd", "16")]["error"]
+    assert float(rs[("vtd", "16")]["hit_rate"]) < float(rs[("vtd", "64")]["hit_rate"])
 
 
 @pytest.mark.parametrize("args,message", [
