@@ -9,7 +9,8 @@ pkgs=(build-essential cmake ninja-build ccache pkg-config git
       pybind11-dev python3-pybind11 python3-dev
       libcli11-dev nlohmann-json3-dev libyaml-cpp-dev libfmt-dev
       python3-numpy python3-matplotlib python3-pandas python3-yaml python3-pytest
-      python3-distributed python3-zstandard libzstd-dev zstd xz-utils)
+      python3-distributed python3-zstandard libzstd-dev zstd xz-utils
+      zlib1g-dev)  # zlib: the RTL IOTLB's FST waveform writer (Verilator's fstapi)
 if [[ "${1:-}" == "--test" ]]; then
   pkgs+=(linux-source-6.12)
 fi
