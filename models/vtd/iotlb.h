@@ -16,6 +16,7 @@
 #include <array>
 #include <cstdint>
 
+#include "models/common/cache_backend.h"
 #include "models/common/walk.h"
 #include "models/vtd/context.h"
 
@@ -74,6 +75,22 @@ struct iotlb_entry {
   static uint64_t hash_of(uint64_t ia, unsigned shift, uint16_t did) {
     const uint64_t page = ia >> shift;
     return page ^ (page >> 13) ^ (uint64_t{did} * 0x9e5u) ^ shift;
+  }
+
+  // The RTL IOTLB's fields (models/common/cache_backend.h, docs/rtl.md): the
+  // kind as the context, the domain id as the VMID, the PASID as the ASID; a
+  // second-stage entry answers any PASID, so it is global to the hardware.
+  // Size classes 4K/2M/1G are the RTL's classes 0, 3 and 6.
+  static hw_key hw_key_of(const key_type &k) {
+    return {static_cast<uint32_t>(k.kind), k.pasid, k.did, k.ia};
+  }
+  hw_tag hw_tag_of() const {
+    const uint8_t cls = page_shift == 30 ? 6 : page_shift == 21 ? 3 : 0;
+    return {static_cast<uint32_t>(kind), pasid, did, global || kind == xl_kind::second, cls,
+            ia >> page_shift};
+  }
+  hw_data hw_data_of() const {
+    return {oa >> 12, static_cast<uint8_t>(read | write << 1 | exec << 2 | !user << 3), 0};
   }
 };
 

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <systemc>
 
+#include "models/vtd/iotlb.h"
 #include "rtl/iotlb_backend.h"
 #include "tb/rtl/lockstep.h"
 
@@ -254,6 +255,64 @@ TEST(RtlBackend, SaCacheOnRtlMatchesSaCacheInCpp) {
   EXPECT_EQ(x.invalidate_sweeps, y.invalidate_sweeps);
   EXPECT_GT(y.evictions, 100u);
   EXPECT_EQ(sw.valid_count(), hw.valid_count());
+}
+
+TEST(RtlBackend, VtdIotlbOnRtlMatchesCpp) {
+  // The VT-d IOTLB's entry type (models/vtd/iotlb.h) on the RTL: first-stage
+  // entries tagged by PASID (global ones answer any PASID), second-stage ones
+  // by domain only; 4K/2M/1G pages; invalidation by domain and by PASID.
+  using models::vtd::iotlb_entry;
+  using models::vtd::iotlb_key;
+  using models::vtd::xl_kind;
+  models::cache_config c = setup{32, false, 2, 1, true, {}}.cache();
+  models::cache_config hc = c;
+  hc.backend = iotlb_backend_factory();
+  models::sa_cache<iotlb_entry> sw(c), hw(hc);
+  std::mt19937_64 rng(5);
+  uint64_t hits = 0, evictions = 0;
+  for (int i = 0; i < 20000; i++) {
+    iotlb_key k;
+    k.did = static_cast<uint16_t>(rng() % 3);
+    k.kind = rng() % 3 == 0 ? xl_kind::second : xl_kind::first;
+    k.pasid = static_cast<uint32_t>(rng() % 4);
+    k.ia = (rng() % 200) << 12 | (rng() & 0xFFF);
+    const auto a = sw.lookup(k);
+    const auto b = hw.lookup(k);
+    ASSERT_EQ(static_cast<bool>(a), static_cast<bool>(b)) << i;
+    ASSERT_EQ(a.set, b.set);
+    ASSERT_EQ(a.way, b.way);
+    ASSERT_EQ(a.cycles, b.cycles);
+    hits += static_cast<bool>(a);
+    if (!a) {
+      iotlb_entry e;
+      e.did = k.did;
+      e.kind = k.kind;
+      e.pasid = k.kind == xl_kind::second ? 0 : k.pasid;
+      e.global = k.kind == xl_kind::first && rng() % 8 == 0;
+      e.page_shift = rng() % 10 == 0 ? 21 : 12;
+      e.ia = k.ia >> e.page_shift << e.page_shift;
+      e.oa = (rng() & 0xFFFF) << 21;
+      const auto fa = sw.fill(e);
+      const auto fb = hw.fill(e);
+      ASSERT_EQ(fa.way, fb.way) << i;
+      ASSERT_EQ(fa.evicted, fb.evicted);
+      evictions += fa.evicted;
+    }
+    if (i % 1499 == 0) {
+      const uint16_t did = static_cast<uint16_t>(rng() % 3);
+      const uint32_t pasid = static_cast<uint32_t>(rng() % 4);
+      std::function<bool(const iotlb_entry &)> pred = [did](const iotlb_entry &e) { return e.did == did; };
+      if (i % 2) pred = [did, pasid](const iotlb_entry &e) { return e.did == did && e.pasid == pasid; };
+      const auto ia = sw.invalidate_if(pred);
+      const auto ib = hw.invalidate_if(pred);
+      ASSERT_EQ(ia.count, ib.count);
+      ASSERT_EQ(ia.cycles, ib.cycles);
+    }
+  }
+  EXPECT_EQ(sw.stats().hits, hw.stats().hits);
+  EXPECT_EQ(sw.stats().evictions, hw.stats().evictions);
+  EXPECT_GT(hits, 2000u);
+  EXPECT_GT(evictions, 1000u);
 }
 
 TEST(RtlBackend, EntryWithoutHardwareMappingRefusesBackend) {
