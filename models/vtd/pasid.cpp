@@ -37,9 +37,8 @@ bool vtd::fetch_pasid(const context_info &ctx, uint32_t pasid, pasid_info *pe, f
   f->record = !ctx.fpd;
   const uint64_t dir_index = pasid >> 6;
   if (dir_index >= (uint64_t{1} << (ctx.pdts + 7))) {
-    // Beyond the directory the context entry describes: no entry there.
-    f->reason = SPD_2;
-    f->cls = fault_class::translation;
+    // Beyond the directory the context entry describes.
+    f->reason = SCT_7;
     return false;
   }
   uint64_t pde = 0;

@@ -149,7 +149,8 @@ namespace iommusim::models::vtd {
 // Fault reasons (VT-d §7.1.3, Appendix A): legacy mode 0x1-0xD; scalable
 // mode by group: SRT (root table) 0x38, SCT (context) 0x40, SPD (PASID
 // directory) 0x50, SPT (PASID table) 0x58, SFS (first stage) 0x70 and 0x90,
-// SSS (second stage) 0x78, SGN (general) 0x80 — the spec's numbering.
+// SSS (second stage) 0x78, SGN (general) 0x80 — the spec's numbering, as
+// Linux's dmar.c names them.
 enum fault_reason : uint8_t {
   FR_ROOT_NP = 0x01,          // root entry not present
   FR_CTX_NP = 0x02,           // context entry not present
@@ -173,6 +174,7 @@ enum fault_reason : uint8_t {
   SCT_4 = 0x43,               // invalid context-entry programming (DTE/PRE/PASIDE not supported)
   SCT_5 = 0x44,               // translation request or translated request with DTE clear
   SCT_6 = 0x45,               // request with PASID and PASIDE clear
+  SCT_7 = 0x46,               // PASID beyond the directory the context entry gives (PDTS)
   SPD_1 = 0x50,               // PASID-directory fetch failed
   SPD_2 = 0x51,               // PASID-directory entry P clear
   SPD_3 = 0x52,               // reserved bits in PASID-directory entry
@@ -180,18 +182,23 @@ enum fault_reason : uint8_t {
   SPT_2 = 0x59,               // PASID-table entry P clear
   SPT_3 = 0x5a,               // reserved bits in PASID-table entry
   SPT_4 = 0x5b,               // invalid PASID-table entry (PGTT, AW, FSPM not supported)
+  SPT_6 = 0x5d,               // supervisor request, SRE clear
   SFS_1 = 0x70,               // first-stage entry fetch failed
   SFS_2 = 0x71,               // first-stage entry P clear
   SFS_3 = 0x72,               // reserved bits in first-stage entry
+  SFS_4 = 0x73,               // first-stage root table (FSPTPTR) fetch failed
+  SFS_5 = 0x74,               // nested: a first-stage table's GPA beyond the second-stage AGAW
+  SFS_6 = 0x75,               // nested: second stage refuses reading the first-stage root table
+  SFS_7 = 0x76,               // nested: second stage refuses reading a first-stage table
   SFS_10 = 0x91,              // first-stage A/D update failed
   SSS_1 = 0x78,               // second-stage entry fetch (or A/D update) failed
-  SSS_2 = 0x79,               // reserved bits in second-stage entry
-  SSS_3 = 0x7a,               // superpage the hardware does not support (SLLPS)
+  SSS_2 = 0x79,               // second-stage entry with R = W = 0 (not present)
+  SSS_3 = 0x7a,               // reserved bits in second-stage entry (PS where SLLPS has none too)
   SSS_4 = 0x7b,               // second-stage root table (SLPTPTR) fetch failed
   SGN_1 = 0x80,               // first-stage input address not canonical
-  SGN_2 = 0x81,               // privilege: user request to supervisor page, or SRE clear
+  SGN_2 = 0x81,               // user request to a supervisor page (U/S)
   SGN_3 = 0x82,               // execute request to a non-executable page
-  SGN_5 = 0x84,               // input address above the second-stage AGAW
+  SGN_5 = 0x84,               // input address beyond the second-stage AGAW
   SGN_6 = 0x85,               // write without write permission
   SGN_7 = 0x86,               // read without read permission
 };

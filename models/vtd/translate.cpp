@@ -84,7 +84,7 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
     c.fpd = c.pe.fpd;
     if (acc.priv && !c.pe.sre && (c.mode == pgtt::first || c.mode == pgtt::nested)) {
       // §3.6: supervisor requests need SRE in the PASID entry.
-      r.f.reason = SGN_2;
+      r.f.reason = SPT_6;
       r.f.cls = fault_class::permission;
       r.f.record = !c.fpd;
       return r;

@@ -113,12 +113,25 @@ class vtd::ss_translator : public table_translator {
 
 namespace {
 
-uint8_t fs_reason(const walk_result &r, bool update_failed) {
+uint8_t fs_reason(const walk_result &r, bool update_failed, int start_level) {
   switch (r.fault) {
     case walk_fault::translation: return SFS_2;
     case walk_fault::reserved: return SFS_3;
-    case walk_fault::external_abort: return update_failed ? SFS_10 : SFS_1;
+    case walk_fault::external_abort:
+      if (update_failed) return SFS_10;
+      // The root table's fetch (no cached upper level) has its own reason.
+      return r.level == start_level && r.resume_level < 0 ? SFS_4 : SFS_1;
     default: return SFS_3;
+  }
+}
+
+// Nested: the second stage's answer for a first-stage table's GPA, as the
+// first stage reports it (§3.8).
+uint8_t nested_table_reason(uint8_t ss, bool root_table) {
+  switch (ss) {
+    case SGN_5: return SFS_5;
+    case SSS_2: case SGN_7: return root_table ? SFS_6 : SFS_7;
+    default: return ss;
   }
 }
 
@@ -126,7 +139,7 @@ fault_class class_of(uint8_t reason) {
   switch (reason) {
     case FR_READ: case FR_WRITE: case SGN_2: case SGN_3: case SGN_6: case SGN_7:
       return fault_class::permission;
-    case FR_ADDR_BEYOND_AGAW: case SFS_2: case SGN_1: case SGN_5:
+    case FR_ADDR_BEYOND_AGAW: case SFS_2: case SSS_2: case SGN_1: case SGN_5:
       return fault_class::translation;
     default:
       return fault_class::other;
@@ -172,22 +185,17 @@ uint8_t vtd::ss_fault_reason(const translation_ctx &c, const walk_result &r, int
   const bool sm = c.ctx.scalable;
   switch (r.fault) {
     case walk_fault::translation:
-      // A not-present entry (R = W = 0) refuses the access: reported as the
-      // read or write it refused, in both modes.
-      return acc.write ? (sm ? SGN_6 : FR_WRITE) : (sm ? SGN_7 : FR_READ);
+      // A not-present entry (R = W = 0): legacy mode reports it as the read
+      // or write it refused.
+      return sm ? SSS_2 : (acc.write ? FR_WRITE : FR_READ);
     case walk_fault::reserved:
-      if (sm && (r.leaf_desc & x86::ss_ps) && (r.level == 2 || r.level == 3)) {
-        // PS where SLLPS has no such superpage: its own reason.
-        const unsigned need = r.level == 3 ? 1u : 2u;
-        if (!(cfg_.cap.sllps & need)) return SSS_3;
-      }
-      return sm ? SSS_2 : FR_PTE_RSVD;
+      return sm ? SSS_3 : FR_PTE_RSVD;
     case walk_fault::external_abort:
       if (!sm) return FR_PTE_ACCESS;
       // The root table's fetch (no cached upper level) has its own reason.
       return r.level == start_level && r.resume_level < 0 && r.updates == 0 ? SSS_4 : SSS_1;
     default:
-      return sm ? SSS_2 : FR_PTE_RSVD;
+      return sm ? SSS_3 : FR_PTE_RSVD;
   }
 }
 
@@ -262,10 +270,11 @@ bool vtd::walk_first(const txn &x, const translation_ctx &c, const access_kind &
   if (r.fault != walk_fault::none) {
     if (r.s2_fault) {
       *f = s2.fault;
+      f->reason = nested_table_reason(f->reason, r.level == p.start_level && r.resume_level < 0);
     } else if (r.fault == walk_fault::permission) {
       f->reason = deny_reason(x86::fs_check(r.xlate, acc, p.format_flags), true);
     } else {
-      f->reason = fs_reason(r, mem.failed_update);
+      f->reason = fs_reason(r, mem.failed_update, p.start_level);
     }
     f->cls = class_of(f->reason);
     return false;

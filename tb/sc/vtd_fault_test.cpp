@@ -201,7 +201,19 @@ TEST(vtd_fault, scalable_reasons) {
     tb.pasid_entry(dir, 5, h);
     p.pasid = 5;
     tb.dma(0x1000, p);
-    fc.expect("SFS.1 first-stage access", 0x1000, hi(0x0100, 0x70, true, 5));
+    fc.expect("SFS.4 first-stage root table access", 0x1000, hi(0x0100, 0x73, true, 5));
+    page_table s1lo(tb.mem, tb.alloc, 4, fs::table);
+    s1lo.map(0x1000, kData, fs::P | fs::US | fs::A);
+    tb.mem.write64(s1lo.slot(0x1000, 2), kBad | fs::table | fs::A);  // the PDE points at failing memory
+    h.fsptptr = s1lo.root;
+    h.did = 112;
+    tb.pasid_entry(dir, 12, h);
+    p.pasid = 12;
+    tb.dma(0x1000, p);
+    fc.expect("SFS.1 first-stage entry access", 0x1000, hi(0x0100, 0x70, true, 12));
+    p.pasid = 0x2000;  // directory entry 128: beyond PDTS 0's 128 entries
+    tb.dma(0x1000, p);
+    fc.expect("SCT.7 PASID beyond the directory", 0x1000, hi(0x0100, 0x46, true, 0x2000));
     p.pasid = 1;
     tb.dma(0x4000, p);
     fc.expect("SFS.2 first-stage not present", 0x4000, hi(0x0100, 0x71, true, 1));
@@ -221,7 +233,7 @@ TEST(vtd_fault, scalable_reasons) {
     tb.dma(0x1000, p);
     fc.expect("SSS.4 second-stage root table access", 0x1000, hi(0x0100, 0x7b, true, 7));
     tb.dma(0x9000, args(0x0100));
-    fc.expect("SGN.7 read of a not-present second-stage page", 0x9000, frcd_hi(0x0100, 0x86, true));
+    fc.expect("SSS.2 second-stage entry not present", 0x9000, frcd_hi(0x0100, 0x79, true));
     page_table s2bad(tb.mem, tb.alloc, 3, ss::table);
     s2bad.map(0x1000, 0x1000, ss::R | (5u << 3), 2);  // EMT in a non-leaf PDE... as a table
     tb.mem.write64(s2bad.slot(0x1000, 2), tb.mem.read64(s2bad.slot(0x1000, 2)) & ~ss::PS);
@@ -231,7 +243,7 @@ TEST(vtd_fault, scalable_reasons) {
     tb.pasid_entry(dir, 8, h);
     p.pasid = 8;
     tb.dma(0x1000, p);
-    fc.expect("SSS.2 second-stage reserved", 0x1000, hi(0x0100, 0x79, true, 8));
+    fc.expect("SSS.3 second-stage reserved", 0x1000, hi(0x0100, 0x7a, true, 8));
     page_table s2lo(tb.mem, tb.alloc, 3, ss::table);
     s2lo.map(0x1000, kData, ss::R);
     tb.mem.write64(s2lo.slot(0x1000, 2), kBad | ss::R | ss::W);  // the PDE points at failing memory
@@ -249,7 +261,7 @@ TEST(vtd_fault, scalable_reasons) {
     tb.pasid_entry(dir, 11, h);
     p.pasid = 11;
     tb.dma(0x4000'0000, p);
-    fc.expect("SSS.3 superpage not supported", 0x4000'0000, hi(0x0100, 0x7a, true, 11));
+    fc.expect("SSS.3 superpage SLLPS does not have", 0x4000'0000, hi(0x0100, 0x7a, true, 11));
     p.pasid = 1;
     tb.dma(0x0000'8000'0000'0000ull, p);
     fc.expect("SGN.1 not canonical", 0x0000'8000'0000'0000ull, hi(0x0100, 0x80, true, 1));
@@ -257,7 +269,7 @@ TEST(vtd_fault, scalable_reasons) {
     fc.expect("SGN.2 user request, supervisor page", 0x2000, hi(0x0100, 0x81, true, 1));
     p.priv = true;
     tb.dma(0x2000, p);
-    fc.expect("SGN.2 supervisor request, SRE clear", 0x2000, hi(0x0100, 0x81, true, 1, true));
+    fc.expect("SPT.6 supervisor request, SRE clear", 0x2000, hi(0x0100, 0x5d, true, 1, true));
     p.priv = false;
     p.exec = true;
     tb.dma(0x3000, p);
@@ -286,6 +298,36 @@ TEST(vtd_fault, scalable_reasons) {
     p.pasid = 9;
     tb.dma(0x1000, p);
     fc.expect("SSS.1 second-stage A/D update failed", 0x1000, hi(0x0100, 0x78, false, 9));
+    // Nested: the second stage translates the first-stage tables' GPAs.
+    const int64_t delta = 0x100'0000'0000ll;  // table GPAs at 2^40 and up
+    page_table n1(tb.mem, tb.alloc, 4, fs::table | fs::A, delta);
+    n1.map(0x1000, 0x3000, fs::P | fs::RW | fs::US | fs::A | fs::D);
+    page_table n2(tb.mem, tb.alloc, 3, ss::table);  // 39-bit GPAs: the tables' GPAs are beyond
+    harness::pasid_fields nf;
+    nf.pgtt = 3;
+    nf.aw = 1;
+    nf.fsptptr = n1.root_gpa();
+    nf.slptptr = n2.root;
+    nf.did = 120;
+    tb.pasid_entry(dir, 20, nf);
+    p.pasid = 20;
+    p.write = false;
+    tb.dma(0x1000, p);
+    fc.expect("SFS.5 first-stage table GPA beyond the second stage", 0x1000, hi(0x0100, 0x74, true, 20));
+    page_table n3(tb.mem, tb.alloc, 4, ss::table);  // maps nothing yet
+    nf.aw = 2;
+    nf.slptptr = n3.root;
+    nf.did = 121;
+    tb.pasid_entry(dir, 21, nf);
+    p.pasid = 21;
+    tb.dma(0x1000, p);
+    fc.expect("SFS.6 first-stage root table not readable", 0x1000, hi(0x0100, 0x75, true, 21));
+    n3.map(n1.root_gpa(), n1.root, ss::R | ss::W);
+    nf.did = 122;  // a fresh domain: nothing cached
+    tb.pasid_entry(dir, 22, nf);
+    p.pasid = 22;
+    tb.dma(0x1000, p);
+    fc.expect("SFS.7 first-stage table not readable", 0x1000, hi(0x0100, 0x76, true, 22));
     // Root-table access error: last.
     tb.mem.fail_range(tb.root, tb.root + 4096);
     tb.dma(0x1000, args(0x0c00));
