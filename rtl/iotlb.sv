@@ -174,14 +174,17 @@ module iotlb
 
   always_comb begin
     for (int i = 0; i < NPROBES; i++) kpage[i] = PAGE_W'(lk_va >> SIZE_SHIFTS[8*i+:8]);
+    // The comparators work only for a request (and idle cycles cost the
+    // simulation nothing).
     for (int p = 0; p < NPROBES; p++) begin
       pset[p] = lk_sets[p*SETS_LOG2+:SETS_LOG2];
-      for (int w = 0; w < WAYS; w++) begin
+      pmatch[p] = '0;
+      for (int w = 0; w < WAYS && lk_valid; w++) begin
         tag_t t;
         t = tags[pset[p]][w];
-        pmatch[p][w] = valid_v[{pset[p], WAY_W'(w)}] && 32'(lk_nprobes) > p && t.ctx == lk_ctx &&
-                       t.vmid == lk_vmid && (t.global_ || t.asid == lk_asid) &&
-                       kpage[t.size] == t.vpage;
+        pmatch[p][w] = valid_v[{pset[p], WAY_W'(w)}] && 32'(lk_nprobes) > p &&
+                       t.ctx == lk_ctx && t.vmid == lk_vmid &&
+                       (t.global_ || t.asid == lk_asid) && kpage[t.size] == t.vpage;
       end
     end
     // The first probe with a match wins; a miss names probe 0's set, way 0.
@@ -261,19 +264,26 @@ module iotlb
   always_comb begin
     fl_tag = '{ctx: fl_ctx, asid: fl_asid, vmid: fl_vmid, global_: fl_global, size: fl_size,
                vpage: fl_vpage};
-    for (int w = 0; w < WAYS; w++) begin
-      fl_same[w] = valid_v[{fl_set, WAY_W'(w)}] && tags[fl_set][w] == fl_tag;
-      fl_free[w] = !valid_v[{fl_set, WAY_W'(w)}];
-    end
-    fl_plru_view = plru_of(fl_set);
-    if (lk_fire && lk_hit && lk_hset == fl_set) fl_plru_view = plru_touch(fl_plru_view, lk_hway);
-    fl_inplace = |fl_same;
+    fl_same = '0;
+    fl_free = '0;
+    fl_plru_view = '0;
+    fl_inplace = 1'b0;
     fl_evict = 1'b0;
-    if (|fl_same) fl_way = lowest(fl_same);
-    else if (|fl_free) fl_way = lowest(fl_free);
-    else begin
-      fl_evict = 1'b1;
-      fl_way = cfg_policy ? rr_of(fl_set) : plru_victim(fl_plru_view);
+    fl_way = '0;
+    if (fl_valid) begin
+      for (int w = 0; w < WAYS; w++) begin
+        fl_same[w] = valid_v[{fl_set, WAY_W'(w)}] && tags[fl_set][w] == fl_tag;
+        fl_free[w] = !valid_v[{fl_set, WAY_W'(w)}];
+      end
+      fl_plru_view = plru_of(fl_set);
+      if (lk_fire && lk_hit && lk_hset == fl_set) fl_plru_view = plru_touch(fl_plru_view, lk_hway);
+      fl_inplace = |fl_same;
+      if (|fl_same) fl_way = lowest(fl_same);
+      else if (|fl_free) fl_way = lowest(fl_free);
+      else begin
+        fl_evict = 1'b1;
+        fl_way = cfg_policy ? rr_of(fl_set) : plru_victim(fl_plru_view);
+      end
     end
   end
 
@@ -329,7 +339,8 @@ module iotlb
     last_set_index = SETS_LOG2'((1 << cfg_sets_log2) - 1);
     last_set = e_set == last_set_index;
     // Every way of the set is compared in parallel.
-    for (int w = 0; w < WAYS; w++) begin
+    kill = '0;
+    for (int w = 0; w < WAYS && inv_active; w++) begin
       tag_t t;
       logic hit;
       logic [VA_W-1:0] base, last;

@@ -166,6 +166,9 @@ void iotlb_rtl::step() {
   t.clk = 1;
   m_->time++;
   m_->settle();
+  // A request lasts one cycle: drop it before the falling edge, so the
+  // comparators (gated by the valids) do not evaluate it again.
+  idle();
   t.clk = 0;
   m_->time++;
   m_->settle();

@@ -97,7 +97,9 @@ class iotlb_rtl {
   fill_rsp fill_result() const;
   lookup_rsp response() const;
 
-  // One clock cycle: the rising edge samples the inputs driven now.
+  // One clock cycle: the rising edge samples the inputs driven now; then the
+  // valids of the lookup, fill and invalidation ports drop (a request lasts
+  // one cycle; drive again for the next).
   void step();
   uint64_t cycle() const { return cycle_; }
   const iotlb_params &params() const { return p_; }
