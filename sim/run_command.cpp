@@ -26,6 +26,7 @@ struct RunState {
   std::string generate;
   std::vector<std::string> params;
   bool no_plot = false, json = false;
+  unsigned outstanding = 0;
 };
 
 bool split_kv(const std::string &opt, const std::string &s, std::string *k, std::string *v, std::string *error) {
@@ -101,6 +102,7 @@ int run(const RunState &st) {
   }
   if (!st.page_size.empty() && !run::parse_page_size(st.page_size, &sc.page_size))
     return fail("--page-size " + st.page_size + ": not one of 4K, 16K, 64K, 2M, 32M, 512M, 1G", 2);
+  if (st.outstanding) sc.outstanding = st.outstanding;
   for (const std::string &s : st.sets) {
     std::string k, v;
     if (!split_kv("--set", s, &k, &v, &err)) return fail(err, 2);
@@ -133,6 +135,9 @@ Subcommand add_run_command(CLI::App &root) {
   app->add_option("-s,--set", st->sets,
                   "Platform override KEY=VALUE, e.g. iommus[0].main_tlb.entries=1024 (repeatable)");
   app->add_option("--page-size", st->page_size, "Mapping page size: 4K, 16K, 64K, 2M, 32M, 512M, 1G");
+  app->add_option("--outstanding", st->outstanding, "Requests each device keeps in flight (default: the scenario's, "
+                                                    "else 16; 1 = one at a time)")
+      ->check(CLI::Range(1, 1024));
   app->add_option("--plot", st->plot, "SVG plot to write (default: SCENARIO_NAME.svg)");
   app->add_flag("--no-plot", st->no_plot, "Do not write a plot");
   app->add_option("--keep-traces", st->keep, "Keep the per-device traces in this directory");

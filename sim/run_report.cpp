@@ -42,6 +42,7 @@ ordered_json build_result(const run_inputs &in) {
   r["model"] = in.model;
   r["iommu"] = in.iommu;
   r["page_size"] = sc.page_size;
+  r["outstanding"] = sc.outstanding;
   ordered_json sets = ordered_json::object();
   for (const auto &[k, v] : sc.sets) sets[k] = v;
   r["sets"] = sets;
@@ -145,6 +146,7 @@ std::string format_table(const ordered_json &r) {
     line("platform devices left out", names + " (their StreamIDs are the workload's)");
   }
   line("page size", fmt::format("{} KiB", r["page_size"].get<uint64_t>() / 1024));
+  line("requests in flight", fmt::format("{} per device", r["outstanding"].get<unsigned>()));
   for (auto it = r["sets"].begin(); it != r["sets"].end(); ++it) line("set " + it.key(), it.value().get<std::string>());
   line("transactions", fmt::format("{} ({} errors)", r["transactions"].get<uint64_t>(), r["errors"].get<uint64_t>()));
   line("bytes", fmt::format("{} read, {} written", r["read_bytes"].get<uint64_t>(), r["write_bytes"].get<uint64_t>()));

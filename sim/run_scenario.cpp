@@ -214,13 +214,14 @@ bool load_scenario(const std::string &path, scenario *out, std::string *error) {
   sc.description.clear();
   const fs::path dir = fs::absolute(path).parent_path();
   auto rel = [&](const std::string &p) { return fs::path(p).is_absolute() ? p : (dir / p).lexically_normal().string(); };
-  static const std::set<std::string> keys = {"name", "description", "platform", "iommu", "page_size", "workloads", "set"};
+  static const std::set<std::string> keys = {"name",      "description", "platform", "iommu",
+                                             "page_size", "outstanding", "workloads", "set"};
   for (auto it = doc.begin(); it != doc.end(); ++it) {
     const std::string k = it->first.as<std::string>();
     const YAML::Node v = it->second;
     if (!keys.count(k)) {
       *error = at(path, it->first) + ": unknown key '" + k +
-               "' (keys: name, description, platform, iommu, page_size, workloads, set)";
+               "' (keys: name, description, platform, iommu, page_size, outstanding, workloads, set)";
       return false;
     }
     if (k == "name" || k == "description" || k == "iommu") {
@@ -254,6 +255,13 @@ bool load_scenario(const std::string &path, scenario *out, std::string *error) {
         *error = at(path, v) + ": page_size: '" + scalar_text(v) + "' is not one of 4K, 16K, 64K, 2M, 32M, 512M, 1G";
         return false;
       }
+    } else if (k == "outstanding") {
+      uint64_t n = 0;
+      if (!v.IsScalar() || !traces::parse_size(v.Scalar(), &n) || n < 1 || n > 1024) {
+        *error = at(path, v) + ": outstanding: '" + scalar_text(v) + "' is not 1 .. 1024";
+        return false;
+      }
+      sc.outstanding = static_cast<unsigned>(n);
     } else if (k == "set") {
       if (!v.IsMap()) {
         *error = at(path, v) + ": set: expected a mapping of KEY: VALUE";
@@ -480,6 +488,9 @@ bool run_scenario(const scenario &sc, const options &opt, ordered_json *result, 
     *error = text;
     return false;
   }
+  for (sim::device_desc &d : cfg.devices)
+    for (const replay_dev &rd : devs)
+      if (d.name == rd.name) d.trace_replayer.outstanding = sc.outstanding;
   const auto t_built = clock::now();
   sim::platform *pp = nullptr;
   try {

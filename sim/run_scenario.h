@@ -3,8 +3,8 @@
 // and the numbers an architect reads off it.
 //
 // How a scenario runs: each workload's records are split by StreamID, and
-// each stream becomes a trace_replayer device (vfio: true) behind the
-// scenario's IOMMU. The program side then does what a VFIO user would: opens
+// each stream becomes a trace_replayer device (vfio: true, `outstanding`
+// requests in flight) behind the scenario's IOMMU. The program side then does what a VFIO user would: opens
 // /dev/iommu, allocates an IOAS, maps every page_size-aligned chunk the
 // traces touch (IOAS_MAP with FIXED_IOVA over anonymous memory aligned to
 // page_size, with memory.user_contig = page_size so the driver can use blocks
@@ -43,6 +43,10 @@ struct scenario {
   std::string iommu;                   // the IOMMU the replayers sit behind ("" = the first)
   std::vector<workload> workloads;
   uint64_t page_size = 4096;           // mapping granule: 4K, 16K, 64K, 2M, 32M, 512M or 1G
+  // Requests each replayer keeps in flight (1 .. 1024): a DMA engine's
+  // posted writes and read tags; 16 matches the SMMU's translation slots.
+  // 1 replays strictly one request at a time.
+  unsigned outstanding = 16;
   std::vector<std::pair<std::string, std::string>> sets;  // KEY=VALUE platform overrides
 };
 

@@ -8,6 +8,7 @@ namespace iommusim::models {
 
 std::string trace_replayer_config::check() const {
   if (!(clock_mhz > 0)) return "trace replayer clock_mhz must be greater than 0";
+  if (outstanding < 1 || outstanding > 1024) return "trace replayer outstanding must be 1 .. 1024";
   return {};
 }
 
@@ -26,7 +27,11 @@ trace_replayer::trace_replayer(sc_core::sc_module_name name, const trace_replaye
   clk_ = clock_domain(cfg_.clock_mhz, mode);
   endpoint_msg.bind(*this);
   started_ = cfg_.autostart;
-  SC_THREAD(run);
+  running_ = cfg_.outstanding;
+  results_.resize(records_.size());
+  completed_.assign(records_.size(), false);
+  for (unsigned i = 0; i < cfg_.outstanding; i++)
+    sc_core::sc_spawn([this, i] { slot(i); }, sc_core::sc_gen_unique_name("slot"));
   stats_.set_name(this->name());
   for (const char *c : {"transactions", "bytes", "reads", "writes", "errors", "translation_requests",
                         "page_requests"})
@@ -96,21 +101,33 @@ trace_replayer::line_result trace_replayer::replay(thread_time &t, const trace_r
   }
 }
 
-void trace_replayer::run() {
+bool trace_replayer::take(thread_time &t, size_t *index, sc_core::sc_time *issue_at) {
+  if (next_ >= records_.size() || stopping_) return false;
+  if (!any_issued_) {
+    any_issued_ = true;
+    start_ = prev_issue_ = t.now();
+  }
+  const trace_record &r = records_[next_];
+  *issue_at = std::max(prev_issue_ + clk_.cycles(r.gap_cycles), t.now());
+  prev_issue_ = *issue_at;
+  *index = next_++;
+  return true;
+}
+
+void trace_replayer::slot(unsigned) {
   if (!started_) sc_core::wait(start_ev_);
   thread_time t(clk_);
-  const sc_core::sc_time start = t.now();
   std::vector<uint8_t> buf(4096);
-  sc_core::sc_time prev_issue = start;
-  for (const trace_record &r : records_) {
-    const sc_core::sc_time issue = std::max(prev_issue + clk_.cycles(r.gap_cycles), t.now());
+  size_t i = 0;
+  sc_core::sc_time issue;
+  while (take(t, &i, &issue)) {
+    const trace_record &r = records_[i];
     if (issue > t.now()) t.advance(issue - t.now());
-    prev_issue = issue;
     t.advance(cfg_.issue_cycles);
     if (r.write)
       for (uint32_t k = 0; k < r.size; k++) buf[k] = static_cast<uint8_t>(r.line + k);
     line_result res = replay(t, r, buf.data());
-    res.issue_cycle = clk_.to_cycles(issue - start);
+    res.issue_cycle = clk_.to_cycles(issue - start_);
     res.latency_cycles = clk_.to_cycles(t.now() - issue);
     stats_.counter("transactions")++;
     if (res.ok) {
@@ -120,10 +137,17 @@ void trace_replayer::run() {
       stats_.counter("errors")++;
     }
     stats_.histogram("latency_cycles").add(res.latency_cycles);
-    results_.push_back(res);
-    if (!res.ok && cfg_.stop_on_error) break;
+    results_[i] = res;
+    completed_[i] = true;
+    if (!res.ok && cfg_.stop_on_error) stopping_ = true;
   }
   t.sync();
+  if (--running_ > 0) return;
+  // Every slot is done: keep the results of the lines that ran, in order.
+  std::vector<line_result> ran;
+  for (size_t k = 0; k < results_.size(); k++)
+    if (completed_[k]) ran.push_back(results_[k]);
+  results_.swap(ran);
   finished_ = true;
   done.notify(sc_core::SC_ZERO_TIME);
   if (on_done) on_done();

@@ -4,9 +4,13 @@
 // for several functions behind an IOMMU.
 //
 // Timing (device clock): line k issues at max(issue of line k-1 +
-// gap_cycles(k), completion of line k-1); the first at start + gap_cycles(0).
-// issue_cycles pass before the request is sent. A line's latency runs from its
-// issue to its completion, translation request and page requests included.
+// gap_cycles(k), the time one of `outstanding` slots is free); the first at
+// start + gap_cycles(0). With outstanding = 1 (the default) that is the
+// completion of line k-1: one request at a time. More slots model a DMA
+// engine with several requests in flight (PCIe tags, posted writes); lines
+// still issue in order. issue_cycles pass before the request is sent. A
+// line's latency runs from its issue to its completion, translation request
+// and page requests included.
 //
 // ats lines: an ATS Translation Request first, then the access as translated
 // with the returned address (no ATC: see ats_endpoint for one).
@@ -39,6 +43,7 @@ struct trace_replayer_config {
   uint64_t pri_timeout_cycles = 0;  // 0: wait forever
   bool autostart = true;
   bool stop_on_error = false;       // stop at the first failing line
+  unsigned outstanding = 1;         // requests in flight at once, 1 .. 1024
   std::string check() const;
 };
 
@@ -77,7 +82,9 @@ class trace_replayer : public sc_core::sc_module, public endpoint_message_if {
   void atc_invalidate(const atc_invalidation &inv, sc_core::sc_time &delay) override;
 
  private:
-  void run();
+  void slot(unsigned id);
+  // The next line for a slot free at t.now(): its index and issue time.
+  bool take(thread_time &t, size_t *index, sc_core::sc_time *issue_at);
   line_result replay(thread_time &t, const trace_record &r, uint8_t *buf);
   bool try_page_request(thread_time &t, const trace_record &r, line_result *res);
 
@@ -89,6 +96,12 @@ class trace_replayer : public sc_core::sc_module, public endpoint_message_if {
   deferred_calls later_;
   sc_core::sc_event start_ev_;
   bool started_ = false, finished_ = false;
+  size_t next_ = 0;               // next line to issue
+  bool stopping_ = false;         // stop_on_error: a line failed
+  bool any_issued_ = false;
+  sc_core::sc_time start_, prev_issue_;
+  unsigned running_ = 0;          // slots still replaying
+  std::vector<bool> completed_;   // by line index
   stats_group stats_;
 };
 

@@ -147,6 +147,36 @@ void replay_test(timing_mode mode) {
 TEST(TraceReplayer, ReplaysWithGapsCycleMode) { replay_test(timing_mode::cycle); }
 TEST(TraceReplayer, ReplaysWithGapsFastMode) { replay_test(timing_mode::fast); }
 
+// Two slots: line 2 issues with line 1 in flight (at its gap, not at line 1's
+// completion as with one slot); line 3 still keeps its gap after line 2; the
+// results stay in line order.
+TEST(TraceReplayer, OutstandingSlotsIssueInOrderWithoutWaiting) {
+  path_bench b(timing_mode::cycle);
+  trace_replayer_config c;
+  c.outstanding = 2;
+  trace_replayer rp("rp", c, timing_mode::cycle,
+                    parse_ok("0 0x10 - 0x1000 64 W\n"
+                             "10 0x10 - 0x2000 64 R\n"
+                             "500 0x10 - 0x3000 8 R\n"));
+  b.attach(rp);
+  sc_start();
+  ASSERT_TRUE(rp.finished());
+  const auto &res = rp.results();
+  ASSERT_EQ(res.size(), 3u);
+  EXPECT_EQ(res[0].line, 1u);
+  EXPECT_EQ(res[1].line, 2u);
+  EXPECT_EQ(res[0].issue_cycle, 0u);
+  EXPECT_EQ(res[1].issue_cycle, 10u);   // one slot: 58, after line 1's completion
+  EXPECT_EQ(res[2].issue_cycle, 510u);
+  EXPECT_EQ(res[0].latency_cycles, 58u);
+  EXPECT_GE(res[1].latency_cycles, 107u);  // at least its latency alone
+  for (const auto &r : res) EXPECT_TRUE(r.ok) << r.line;
+  EXPECT_EQ(rp.stats().get("transactions"), 3u);
+  trace_replayer_config bad;
+  bad.outstanding = 0;
+  EXPECT_EQ(bad.check(), "trace replayer outstanding must be 1 .. 1024");
+}
+
 TEST(TraceReplayer, AtsLineTranslatesThenAccessesTranslated) {
   path_bench b(timing_mode::cycle);
   trace_replayer rp("rp", {}, timing_mode::cycle, parse_ok("0 0x10 - 0x3010 16 W ats\n"));
