@@ -36,7 +36,8 @@ void vtd::record_fault(const txn &x, const fault_info &f, timing_ctx &t) {
     uint64_t hi = uint64_t{x.sid} << reg::FRCD_SID_SHIFT;
     hi |= uint64_t{f.reason} << reg::FRCD_FR_SHIFT;
     hi |= uint64_t{static_cast<uint8_t>(x.at) & 3u} << reg::FRCD_AT_SHIFT;
-    if (!x.write) hi |= reg::FRCD_T1;
+    if (x.page_request) hi |= reg::FRCD_T2;  // T2:T1 = 10b: page request
+    else if (!x.write) hi |= reg::FRCD_T1;
     if (x.pv) {
       hi |= reg::FRCD_PP | (uint64_t{x.pasid & 0xfffff} << reg::FRCD_PV_SHIFT);
       if (x.priv) hi |= reg::FRCD_PRIV;

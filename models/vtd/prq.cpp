@@ -8,7 +8,8 @@
 // PRO and, for the last request of a group, answers the endpoint with a
 // Success page group response (the device retries). A request the unit cannot
 // take (translation disabled, legacy mode, no PRE) is answered Invalid
-// Request. Software answers groups with page group response descriptors
+// Request and, unless translation is disabled, recorded as a fault (0x32
+// legacy mode, 0x47 PRE clear, or its context's own fault). Software answers groups with page group response descriptors
 // (qi.cpp), delivered here to the endpoint.
 //
 // Descriptor: qw0 type 7:0 (1), PP 8, RID 31:16, PASID 51:32, EXE 52, PM 53;
@@ -50,9 +51,32 @@ void vtd::prq_thread() {
       timing_ctx t(mode_, d);
       context_info ctx;
       fault_info f;
-      const bool usable = te() && cfg_.ecap.prs &&
-                          lookup_context(static_cast<uint16_t>(req.stream_id), &ctx, &f, t) &&
-                          ctx.scalable && ctx.pre;
+      bool usable = te() && cfg_.ecap.prs;
+      if (usable) {
+        // §7.4.1: the request is checked against its context entry; a
+        // context that cannot take it is a recorded fault.
+        usable = lookup_context(static_cast<uint16_t>(req.stream_id), &ctx, &f, t);
+        if (usable && !ctx.scalable) {
+          f.reason = RTA_3;
+          usable = false;
+        } else if (usable && !ctx.pre) {
+          f.reason = SCT_8;
+          f.record = !ctx.fpd;
+          usable = false;
+        }
+        if (!usable) {
+          txn x;
+          x.sid = static_cast<uint16_t>(req.stream_id);
+          x.pv = req.ssid_valid;
+          x.pasid = req.ssid;
+          x.addr = req.addr;
+          x.exec = req.exec;
+          x.priv = req.priv;
+          x.page_request = true;
+          f.addr = req.addr;
+          record_fault(x, f, t);
+        }
+      }
       if (!usable) {
         count("page_requests_invalid");
         if (req.last) respond(endpoints_, req, prg_response_code::invalid_request, t);

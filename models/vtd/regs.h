@@ -165,6 +165,8 @@ enum fault_reason : uint8_t {
   FR_CTX_RSVD = 0x0b,         // reserved bits in context entry
   FR_PTE_RSVD = 0x0c,         // reserved bits in a paging entry
   FR_TT_BLOCKED = 0x0d,       // request type blocked by TT (e.g. ATS with TT != 01b)
+  RTA_2 = 0x31,               // request with PASID while the root table is in legacy mode
+  RTA_3 = 0x32,               // page request while the root table is in legacy mode
   SRT_1 = 0x38,               // scalable root-table fetch failed
   SRT_2 = 0x39,               // root entry LP/UP clear
   SRT_3 = 0x3a,               // reserved bits in scalable root entry
@@ -175,6 +177,7 @@ enum fault_reason : uint8_t {
   SCT_5 = 0x44,               // translation request or translated request with DTE clear
   SCT_6 = 0x45,               // request with PASID and PASIDE clear
   SCT_7 = 0x46,               // PASID beyond the directory the context entry gives (PDTS)
+  SCT_8 = 0x47,               // page request from a context with PRE clear
   SPD_1 = 0x50,               // PASID-directory fetch failed
   SPD_2 = 0x51,               // PASID-directory entry P clear
   SPD_3 = 0x52,               // reserved bits in PASID-directory entry

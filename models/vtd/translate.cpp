@@ -49,7 +49,7 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
     c.did = c.ctx.did;
     if (x.pv) {
       // Legacy mode has no PASIDs: a request with one is blocked.
-      r.f.reason = FR_TT_BLOCKED;
+      r.f.reason = RTA_2;
       r.f.record = !c.fpd;
       return r;
     }

@@ -118,6 +118,7 @@ class vtd : public sc_core::sc_module {
     bool write = false, exec = false, priv = false;
     at_kind at = at_kind::untranslated;
     bool no_write = false;
+    bool page_request = false;   // a PCIe page request (its fault record's type: T2 = 1)
   };
 
   // A fault found while translating (VT-d §7.1.3 fault reasons).

@@ -86,6 +86,12 @@ TEST(vtd_prq, overflow_and_requests_that_cannot_be_taken) {
     ASSERT_EQ(tb.ep.responses.size(), 1u);
     EXPECT_EQ(tb.ep.responses[0].code, prg_response_code::invalid_request);
     EXPECT_EQ(tb.reg(r::PQT, 8), 0u);
+    // Recorded: SCT.8 (0x47), type page request (T2 = 1, T1 = 0), PASID, PRIV.
+    const uint64_t want = 0x0200ull | (1ull << 28) | (1ull << 29) | (1ull << 31) | (0x47ull << 32) |
+                          (0x1234ull << 40) | (1ull << 63);
+    EXPECT_EQ(tb.frcd(0).first, 0x1000u);
+    EXPECT_EQ(tb.frcd(0).second, want);
+    tb.set_reg(tb.cfg.cap.fro + 12, 0x8000'0000u);
     // A 4 KiB queue holds 127 descriptors (full when PQT + 32 == PQH).
     for (uint16_t i = 0; i < 127; i++) {
       sc_time d = SC_ZERO_TIME;
