@@ -61,7 +61,7 @@ iotlb_rtl::iotlb_rtl(const iotlb_params &p) : m_(std::make_unique<impl>()), p_(p
     m_->settle();
   }
   t.rst_n = 1;
-  m_->settle();
+  m_->top->eval();  // same time stamp as the last dump: no second dump
 }
 
 iotlb_rtl::~iotlb_rtl() {

@@ -373,6 +373,17 @@ TEST(RtlWaves, FstWaveformOnRequest) {
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   ASSERT_TRUE(f.good());
   EXPECT_GT(static_cast<long>(f.tellg()), 1000L);
+  // Where GTKWave's tools are installed, the file must read back as FST.
+  if (std::ifstream("/usr/bin/fst2vcd").good()) {
+    const std::string cmd = "/usr/bin/fst2vcd " + path + " 2>/dev/null | grep -c 'var wire 1 .* lk_valid '";
+    FILE *pipe = popen(cmd.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    char buf[32] = {};
+    const bool got = std::fgets(buf, sizeof buf, pipe) != nullptr;
+    pclose(pipe);
+    EXPECT_TRUE(got);
+    EXPECT_NE(std::string(buf), "0\n");  // the port, at the top and in the iotlb scope
+  }
   // No file unless asked.
   std::remove(path.c_str());
   {
