@@ -152,6 +152,8 @@ class sa_cache {
   bool valid(uint32_t set, uint32_t way) const;
   const E *at(uint32_t set, uint32_t way) const;
   // The way the policy would evict from set now if no way were invalid.
+  // With a backend the hardware holds the replacement state: these two then
+  // describe the unused C++ state, not the hardware's.
   uint32_t policy_victim(uint32_t set) const;
   uint16_t lfsr() const;
   // The hardware deciding for this cache, or nullptr.
