@@ -30,6 +30,21 @@ uint64_t counter(const ordered_json &group, const char *name) {
 
 double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
 
+// Text for an SVG element (a scenario name is the user's).
+std::string xml_escape(const std::string &in) {
+  std::string out;
+  for (char c : in) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 ordered_json build_result(const run_inputs &in) {
@@ -201,7 +216,7 @@ bool write_plot_svg(const std::string &path, const ordered_json &r, const run_in
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
       "<text x=\"{}\" y=\"24\" font-size=\"15\">iommusim run: {} — p99 translation {:.1f} ns, {:.2f} Gb/s</text>\n",
-      W, H, x0, r["scenario"].get<std::string>(),
+      W, H, x0, xml_escape(r["scenario"].get<std::string>()),
       r["translation"].contains("p99_ns") ? r["translation"]["p99_ns"].get<double>() : 0.0,
       r["achieved_gbps"].get<double>());
   svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" stroke=\"black\"/>\n", x0, y0, pw, ph);
@@ -227,7 +242,7 @@ bool write_plot_svg(const std::string &path, const ordered_json &r, const run_in
     if (name.rfind(in.iommu + ".", 0) == 0) name = name.substr(in.iommu.size() + 1);
     const double hr = c["hit_rate"].get<double>();
     svg += fmt::format("<text x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\" font-size=\"10\">{}</text>\n", bx0 - 4,
-                       y + bh * 0.65, name);
+                       y + bh * 0.65, xml_escape(name));
     svg += fmt::format("<rect x=\"{}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"#ff7f0e\"/>\n", bx0, y + 2,
                        bw * hr, bh - 4);
     svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" font-size=\"10\">{:.1f}%</text>\n", bx0 + bw * hr + 3,

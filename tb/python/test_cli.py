@@ -103,7 +103,7 @@ def test_requests_in_flight(sh):
 
 def test_scenario_file_with_trace_and_inline_platform(sh, tmp_path):
     (tmp_path / "s.yaml").write_text(f"""
-name: pcie_window
+name: pcie_window <&>
 page_size: 4K
 platform: {SOURCE}/sim/configs/smmuv3_default.yaml
 workloads:
@@ -111,10 +111,13 @@ workloads:
 set:
   iommus[0].micro_tlb.entries: 8
 """)
-    r = sh("run", "s.yaml", "--json", "--no-plot")
+    r = sh("run", "s.yaml", "--json", "--plot", "s.svg")
     assert r.code == 0, r.err
     d = r.json()
-    assert (d["scenario"], d["transactions"], d["errors"]) == ("pcie_window", 64, 0)
+    assert (d["scenario"], d["transactions"], d["errors"]) == ("pcie_window <&>", 64, 0)
+    import xml.etree.ElementTree as ET
+
+    assert "pcie_window <&>" in "".join(ET.parse(tmp_path / "s.svg").getroot().itertext())
     assert d["workloads"] == [{"trace": f"{SAMPLES}/pciebench_seq.trace", "records": 64}]
 
 
