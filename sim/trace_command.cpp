@@ -145,8 +145,11 @@ bool parse_sets(const std::vector<std::string> &sets, std::map<std::string, std:
   return true;
 }
 
+bool g_json = false;  // --json: errors are also a JSON document on stdout
+
 int fail(const std::string &msg) {
   std::cerr << "iommusim trace: " << msg << "\n";
+  if (g_json) std::cout << ordered_json{{"error", msg}, {"exit_status", kBadInput}}.dump(2) << "\n";
   return kBadInput;
 }
 
@@ -292,6 +295,7 @@ Subcommand add_trace_command(CLI::App &root) {
   Subcommand sub;
   sub.app = app;
   sub.run = [st, gen, conv, insp, sum] {
+    g_json = st->json;
     if (gen->parsed()) return run_generate(*st);
     if (conv->parsed()) return run_convert(*st);
     if (insp->parsed()) return run_inspect(*st);

@@ -139,5 +139,6 @@ def test_bad_generator_input(sh):
     assert r.code == 2 and "x.weird: cannot tell the form from the name" in r.err
     r = sh("trace", "generate", "nic_rx", "-o", "x.trace", "-s", "packet_size=4000")
     assert r.code == 2 and "packet_size: must be 64 .. 4096 - headroom (3840)" in r.err
-    r = sh("trace", "summarize", "missing.trace")
+    r = sh("trace", "summarize", "missing.trace", "--json")
     assert r.code == 2 and "missing.trace: cannot open: No such file or directory" in r.err
+    assert r.json() == {"error": "missing.trace: cannot open: No such file or directory", "exit_status": 2}
