@@ -168,6 +168,28 @@ int run_list(const TraceState &st) {
   return 0;
 }
 
+// "a,b,c" -> {a, b, c}.
+std::vector<std::string> split_list(const std::string &v) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (;;) {
+    const size_t comma = v.find(',', start);
+    out.push_back(v.substr(start, comma == std::string::npos ? std::string::npos : comma - start));
+    if (comma == std::string::npos) return out;
+    start = comma + 1;
+  }
+}
+
+// The output name of one combination: every {key} replaced by its value.
+std::string expand_name(std::string name, const std::map<std::string, std::string> &values) {
+  for (const auto &[k, v] : values) {
+    const std::string pat = "{" + k + "}";
+    for (size_t at = name.find(pat); at != std::string::npos; at = name.find(pat, at + v.size()))
+      name.replace(at, pat.size(), v);
+  }
+  return name;
+}
+
 int run_generate(const TraceState &st) {
   if (st.list) return run_list(st);
   if (st.kind.empty()) return fail("generate: name a generator (iommusim trace generate --list)");
@@ -175,18 +197,38 @@ int run_generate(const TraceState &st) {
   std::map<std::string, std::string> given;
   std::string err;
   if (!parse_sets(st.sets, &given, &err)) return fail(err);
-  trace_encoding enc;
-  bool z;
-  if (!output_form(st.output, st.format, st.zstd ? 1 : st.no_zstd ? 0 : -1, &enc, &z, &err)) return fail(err);
-  std::vector<trace_record> rs;
-  if (!traces::generate(st.kind, given, &rs, &err)) return fail(st.kind + ": " + err);
-  if (!models::write_trace(st.output, rs, enc, z, &err)) return fail(err);
+  // KEY=V1,V2,... makes one trace per combination (e.g. the pcie-bench window
+  // sweep); the output name must then hold {KEY} for each listed key.
+  std::vector<std::map<std::string, std::string>> combos{{}};
+  for (const auto &[k, v] : given) {
+    const std::vector<std::string> vals = split_list(v);
+    if (vals.size() > 1 && st.output.find("{" + k + "}") == std::string::npos)
+      return fail("--set " + k + "=" + v + ": several values need {" + k + "} in the output name");
+    std::vector<std::map<std::string, std::string>> next;
+    for (const auto &c : combos)
+      for (const std::string &x : vals) {
+        auto d = c;
+        d[k] = x;
+        next.push_back(d);
+      }
+    combos.swap(next);
+  }
+  ordered_json files = ordered_json::array();
+  for (const auto &c : combos) {
+    const std::string out = expand_name(st.output, c);
+    trace_encoding enc;
+    bool z;
+    if (!output_form(out, st.format, st.zstd ? 1 : st.no_zstd ? 0 : -1, &enc, &z, &err)) return fail(err);
+    std::vector<trace_record> rs;
+    if (!traces::generate(st.kind, c, &rs, &err)) return fail(st.kind + ": " + err);
+    if (!models::write_trace(out, rs, enc, z, &err)) return fail(err);
+    files.push_back({{"output", out}, {"form", encoding_name(enc)}, {"zstd", z}, {"records", rs.size()}});
+    if (!st.json) fmt::print("{}: {} records ({}{})\n", out, rs.size(), encoding_name(enc), z ? ", zstd" : "");
+  }
   if (st.json) {
-    ordered_json j = {{"generator", st.kind}, {"output", st.output}, {"form", encoding_name(enc)},
-                      {"zstd", z}, {"records", rs.size()}};
+    ordered_json j = files.size() == 1 ? files[0] : ordered_json{{"files", files}};
+    j["generator"] = st.kind;
     std::cout << j.dump(2) << "\n";
-  } else {
-    fmt::print("{}: {} records ({}{})\n", st.output, rs.size(), encoding_name(enc), z ? ", zstd" : "");
   }
   return 0;
 }
@@ -275,7 +317,9 @@ Subcommand add_trace_command(CLI::App &root) {
   CLI::App *gen = app->add_subcommand("generate", "Write a trace from a generator");
   gen->add_option("kind", st->kind, "Generator: nic_rx, nic_tx, nvme, gpu, pciebench");
   gen->add_option("-o,--output", st->output, "Output file (.trace text, .itrc binary, + .zst)");
-  gen->add_option("-s,--set", st->sets, "Generator parameter KEY=VALUE (repeatable; see --list)");
+  gen->add_option("-s,--set", st->sets,
+                  "Generator parameter KEY=VALUE (repeatable; see --list). KEY=V1,V2,... writes one trace per "
+                  "value, named by {KEY} in the output name");
   gen->add_flag("--list", st->list, "List the generators and their parameters");
   add_form(gen);
   gen->add_flag("--json", st->json, "Print the result as JSON");

@@ -68,6 +68,19 @@ def test_generator_record_counts_and_determinism(sh, tmp_path):
         assert (tmp_path / "x.itrc").read_bytes() == first, f"{kind} is not deterministic"
 
 
+def test_a_window_sweep_writes_one_trace_per_value(sh, tmp_path):
+    r = sh("trace", "generate", "pciebench", "-s", "window=16K,1M", "-s", "count=100", "-s", "pattern=random",
+           "-o", "pb_w{window}.itrc.zst", "--json")
+    assert r.code == 0, r.err
+    assert [f["output"] for f in r.json()["files"]] == ["pb_w16K.itrc.zst", "pb_w1M.itrc.zst"]
+    small, big = (traces.read(tmp_path / n) for n in ("pb_w16K.itrc.zst", "pb_w1M.itrc.zst"))
+    assert len(small) == len(big) == 100
+    assert {r.addr >> 12 for r in small} <= {0x40000 + i for i in range(4)}
+    assert max(r.addr for r in big) < 0x4000_0000 + (1 << 20)
+    r = sh("trace", "generate", "pciebench", "-s", "window=16K,1M", "-o", "pb.itrc")
+    assert r.code == 2 and "--set window=16K,1M: several values need {window} in the output name" in r.err
+
+
 def test_nic_rx_recycles_pages_lifo_from_the_page_pool(sh, tmp_path):
     assert sh("trace", "generate", "nic_rx", "-o", "rx.trace", "-s", "packets=3").code == 0
     recs = traces.read(tmp_path / "rx.trace")
