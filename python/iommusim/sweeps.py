@@ -137,7 +137,9 @@ def run_point(spec: Mapping[str, Any]) -> Dict[str, Any]:
                         page_size=spec.get("page_size"), platform=spec.get("platform"), model=spec.get("model"))
         r = run_cli(args, cli=spec.get("cli") or cli_path(), timeout=spec.get("timeout"))
     except RunError as e:
-        row.update(status="error", error=str(e).replace("\n", " | "), host_s=round(time.monotonic() - t0, 3))
+        # Killed by a signal (Ctrl-C reaches the simulator too): not a result.
+        status = "interrupted" if e.exit_status < 0 else "error"
+        row.update(status=status, error=str(e).replace("\n", " | "), host_s=round(time.monotonic() - t0, 3))
         return row
     except Exception as e:  # noqa: BLE001 - a timeout or a dead worker is a row, not a crash
         row.update(status="error", error=f"{type(e).__name__}: {e}", host_s=round(time.monotonic() - t0, 3))
@@ -267,6 +269,8 @@ def sweep(axes: Sequence[Axis], output: str, *, cache: str = "iotlb", scenario: 
     rows: List[Dict[str, Any]] = []
 
     def record(row: Dict[str, Any]) -> None:
+        if row.get("status") == "interrupted":  # left out of the CSV: --resume runs it again
+            return
         with lock:
             writer.writerow(row)
             f.flush()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -103,3 +104,28 @@ def test_python_api_sweep(tmp_path, trace):
     got = {(r["page_size"], r["entries"]): r for r in res["rows"]}
     # One 2 MiB block maps the whole window: at most one walk.
     assert got[("2M", "16")]["walks_per_kib"] < got[("4K", "16")]["walks_per_kib"]
+
+
+def test_ctrl_c_then_resume(cli, sh, tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    assert sh("trace", "generate", "nic_rx", "-o", "rx.itrc", "-s", "packets=6000").code == 0
+    args = [cli, "sweep", "-t", "rx.itrc", "--entries", "16..32768", "-o", "s.csv", "--no-plot", "-j", "1"]
+    p = subprocess.Popen(args, cwd=tmp_path, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(rows(tmp_path / "s.csv") if (tmp_path / "s.csv").exists() else []) < 2:
+        time.sleep(0.05)
+    os.killpg(p.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the sweep and its simulators
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err
+    assert "rerun with --resume" in err
+    kept = rows(tmp_path / "s.csv")
+    assert 2 <= len(kept) < 12 and all(r["status"] == "ok" for r in kept)
+    r = sh("sweep", "-t", "rx.itrc", "--entries", "16..32768", "-o", "s.csv", "--no-plot", "-j", "2", "--resume",
+           "--json", "-q")
+    assert r.code == 0, r.err
+    assert (r.json()["skipped"], r.json()["ran"]) == (len(kept), 12 - len(kept))
+    assert [int(x["entries"]) for x in rows(tmp_path / "s.csv")] == [16 << i for i in range(12)]
