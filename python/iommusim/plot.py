@@ -14,7 +14,7 @@ def _num(v: Any) -> Optional[float]:
 
 
 def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str, key_cols: Sequence[str],
-               x: Optional[str] = None) -> str:
+               x: Optional[str] = None, cache: str = "iotlb") -> str:
     """Write a PNG of rows (CSV rows of a sweep) and return its path.
 
     x is the axis on the horizontal axis: 'entries' when swept, else the
@@ -44,7 +44,8 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str, key_cols: Sequence[
         (line,) = ax2.plot(xs, [_num(r.get("translation_p99_ns")) or 0 for r in rs], marker="o", label=label)
         ax2.plot(xs, [_num(r.get("translation_mean_ns")) or 0 for r in rs], linestyle="--", marker=".",
                  color=line.get_color())
-    for ax, title, ylabel in ((ax1, "IOTLB hit rate", "hit rate (%)"), (ax2, "translation latency: p99 (solid), mean (dashed)", "ns")):
+    cache_title = "IOTLB" if cache == "iotlb" else cache
+    for ax, title, ylabel in ((ax1, f"{cache_title} hit rate", "hit rate (%)"), (ax2, "translation latency: p99 (solid), mean (dashed)", "ns")):
         ax.set_title(title)
         ax.set_xlabel(x)
         ax.set_ylabel(ylabel)

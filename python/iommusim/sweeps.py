@@ -27,6 +27,8 @@ from .run import RunError, cli_path, run_args, run_cli
 POLICIES = ("lru", "plru", "round_robin", "rr", "random")
 # The cache key of each model's IOTLB: what --cache iotlb (the default) means.
 IOTLB_KEY = {"smmuv3": "main_tlb", "vtd": "iotlb"}
+# Statistics group (name suffix) of a cache config key, where the two differ.
+GROUP_OF_KEY = {"micro_tlb": "utlb", "config_cache": "cfg_cache"}
 PAGE_SIZES = ("4K", "16K", "64K", "2M", "32M", "512M", "1G")
 
 METRICS = ["status", "error", "transactions", "errors", "hit_rate", "utlb_hit_rate", "walks_per_kib",
@@ -145,7 +147,8 @@ def run_point(spec: Mapping[str, Any]) -> Dict[str, Any]:
         row.update(status="error", error=f"{type(e).__name__}: {e}", host_s=round(time.monotonic() - t0, 3))
         return row
     cache = spec.get("cache") or "main_tlb"
-    hit = [c for c in r["caches"] if c["name"].endswith("." + cache)]
+    group = GROUP_OF_KEY.get(cache, cache)
+    hit = [c for c in r["caches"] if c["name"].endswith("." + group)]
     utlb = [c for c in r["caches"] if c["name"].endswith(".utlb")]
 
     def rate(cs: List[Dict[str, Any]]) -> Optional[float]:
@@ -323,7 +326,7 @@ def sweep(axes: Sequence[Axis], output: str, *, cache: str = "iotlb", scenario: 
     if plot:
         from .plot import plot_sweep
 
-        plot_path = plot_sweep(all_rows, plot, key_cols)
+        plot_path = plot_sweep(all_rows, plot, key_cols, cache=cache)
     return {"csv": output, "plot": plot_path, "points": len(pts), "ran": len(rows), "skipped": len(pts) - len(todo),
             "errors": sum(1 for r in rows if r.get("status") != "ok"), "seconds": round(time.monotonic() - t0, 3),
             "rows": rows}

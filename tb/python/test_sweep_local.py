@@ -50,6 +50,15 @@ def test_resume_runs_only_the_missing_points(sh, tmp_path, trace):
     assert r.code == 2 and "s.csv:1: its columns" in r.err
 
 
+def test_cache_option_sizes_the_micro_tlb(sh, tmp_path, trace):
+    r = sh("sweep", "-t", trace, "--cache", "micro_tlb", "--entries", "4,64", "-o", "u.csv", "--no-plot", "-q")
+    assert r.code == 0, r.err
+    rs = {row["entries"]: row for row in rows(tmp_path / "u.csv")}
+    # The swept cache's hit rate is the micro TLB's (group 'utlb').
+    assert rs["4"]["hit_rate"] == rs["4"]["utlb_hit_rate"]
+    assert float(rs["4"]["hit_rate"]) < float(rs["64"]["hit_rate"])
+
+
 def test_a_bad_point_is_a_row_not_a_crash(sh, tmp_path, trace):
     # 3 ways cannot be PLRU (nor divide 16 entries): that point's config is rejected.
     r = sh("sweep", "-t", trace, "--entries", "16", "--ways", "0,3", "--policy", "plru", "-o", "s.csv", "--no-plot",
