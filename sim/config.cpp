@@ -564,19 +564,41 @@ void read_output(reader &r, const YAML::Node &n, output_config *o) {
 // IRQ line keys of an IOMMU: explicit lines are remembered with their place.
 struct irq_req {
   size_t iommu;  // index in platform_config::iommus
-  int which;     // 0 eventq, 1 priq, 2 gerror, 3 cmd_sync
+  int which;     // SMMUv3: 0 eventq, 1 priq, 2 gerror, 3 cmd_sync; VT-d: 0 fault, 1 page_request, 2 inv_complete
   bool is_auto = true;
   source_loc where;
   std::string owner;  // "smmu0.eventq"
 };
 
 unsigned *irq_line(iommu_desc &d, int which) {
+  if (d.type == "vtd") {
+    switch (which) {
+      case 0: return &d.vtd_driver.irq_fault;
+      case 1: return &d.vtd_driver.irq_prq;
+      default: return &d.irq_vtd_inv;
+    }
+  }
   switch (which) {
     case 0: return &d.driver.irq_eventq;
     case 1: return &d.driver.irq_priq;
     case 2: return &d.driver.irq_gerror;
     default: return &d.driver.irq_cmd_sync;
   }
+}
+
+// The interrupt keys of an IOMMU (irq.<key>), in irq_line order.
+void read_irq_lines(reader &r, map_reader &m, size_t index, const std::vector<const char *> &keys,
+                    iommu_desc *d, std::vector<irq_req> *irqs) {
+  map_reader qm(r, m.get("irq"), m.join("irq"));
+  for (int k = 0; k < static_cast<int>(keys.size()); k++) {
+    irq_req q{index, k, true, {}, "iommus[" + std::to_string(index) + "].irq." + keys[k]};
+    if (qm.ok() && qm.has(keys[k]) && qm.uint(keys[k], irq_line(*d, k), 0, 4095)) {
+      q.is_auto = false;
+      q.where = qm.value_loc(keys[k]);
+    }
+    irqs->push_back(q);
+  }
+  if (qm.ok()) qm.finish();
 }
 
 void read_smmuv3(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vector<irq_req> *irqs,
@@ -679,19 +701,8 @@ void read_smmuv3(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vec
   m.boolean("gbpa_abort_at_reset", &s.gbpa_abort_at_reset);
   m.u64("atc_inv_timeout", &s.atc_inv_timeout, 1);
 
-  {  // interrupt lines on the platform's controller
-    map_reader qm(r, m.get("irq"), m.join("irq"));
-    const char *keys[] = {"eventq", "priq", "gerror", "cmd_sync"};
-    for (int k = 0; k < 4; k++) {
-      irq_req q{index, k, true, {}, "iommus[" + std::to_string(index) + "].irq." + keys[k]};
-      if (qm.ok() && qm.has(keys[k]) && qm.uint(keys[k], irq_line(*d, k), 0, 4095)) {
-        q.is_auto = false;
-        q.where = qm.value_loc(keys[k]);
-      }
-      irqs->push_back(q);
-    }
-    if (qm.ok()) qm.finish();
-  }
+  // interrupt lines on the platform's controller
+  read_irq_lines(r, m, index, {"eventq", "priq", "gerror", "cmd_sync"}, d, irqs);
   {  // the driver
     map_reader dm(r, m.get("driver"), m.join("driver"));
     if (dm.ok()) {
@@ -705,6 +716,115 @@ void read_smmuv3(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vec
   (void)p;
 }
 
+
+// An Intel VT-d remapping unit (models/vtd/config.h; docs/platform_config.md).
+void read_vtd(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vector<irq_req> *irqs,
+              const interrupt_config &ints) {
+  models::vtd::vtd_config &v = d->vtd;
+  v.interrupt_range_base = ints.msi_base;
+  v.interrupt_range_size = uint64_t{ints.lines} * 0x1000;
+  m.real("clock_mhz", &v.clock_mhz, 0.0, 1e6);
+  m.uint("version", &v.version, 0, 0xff);
+  {  // CAP_REG (VT-d §11.4.2)
+    map_reader cm(r, m.get("cap"), m.join("cap"));
+    if (cm.ok()) {
+      auto &c = v.cap;
+      cm.uint("nd", &c.nd, 0, 6);
+      cm.boolean("rwbf", &c.rwbf);
+      cm.boolean("plmr", &c.plmr);
+      cm.boolean("phmr", &c.phmr);
+      cm.boolean("cm", &c.cm);
+      cm.uint("sagaw", &c.sagaw, 0, 0x1f);
+      cm.uint("mgaw", &c.mgaw, 1, 64);
+      cm.boolean("zlr", &c.zlr);
+      cm.uint("sllps", &c.sllps, 0, 3);
+      cm.boolean("psi", &c.psi);
+      cm.uint("mamv", &c.mamv, 0, 63);
+      cm.uint("nfr", &c.nfr, 1, 256);
+      cm.boolean("dwd", &c.dwd);
+      cm.boolean("drd", &c.drd);
+      cm.boolean("fl1gp", &c.fl1gp);
+      cm.boolean("fl5lp", &c.fl5lp);
+      cm.uint("fro", &c.fro, 0, 0xfff0);
+      cm.finish();
+    }
+  }
+  {  // ECAP_REG (VT-d §11.4.3)
+    map_reader em(r, m.get("ecap"), m.join("ecap"));
+    if (em.ok()) {
+      auto &e = v.ecap;
+      const std::pair<const char *, bool *> flags[] = {
+          {"c", &e.c},       {"qi", &e.qi},       {"dt", &e.dt},       {"pt", &e.pt},
+          {"sc", &e.sc},     {"nest", &e.nest},   {"prs", &e.prs},     {"ers", &e.ers},
+          {"srs", &e.srs},   {"nwfs", &e.nwfs},   {"eafs", &e.eafs},   {"pasid", &e.pasid},
+          {"dit", &e.dit},   {"pds", &e.pds},     {"smts", &e.smts},   {"ssads", &e.ssads},
+          {"ssts", &e.ssts}, {"fsts", &e.fsts},   {"smpwcs", &e.smpwcs}, {"ir", &e.ir},
+          {"eim", &e.eim},   {"vcs", &e.vcs},     {"rps", &e.rps}};
+      for (const auto &[k, b] : flags) em.boolean(k, b);
+      em.uint("iro", &e.iro, 0, 0xfff0);
+      em.uint("mhmv", &e.mhmv, 0, 15);
+      em.uint("pss", &e.pss, 0, 19);
+      em.finish();
+    }
+  }
+  {  // pipeline latencies
+    map_reader lm(r, m.get("latency"), m.join("latency"));
+    if (lm.ok()) {
+      auto &l = v.latency;
+      const std::pair<const char *, uint32_t *> keys[] = {
+          {"ingress", &l.ingress},       {"context_check", &l.context_check},
+          {"pasid_check", &l.pasid_check}, {"walk_step", &l.walk_step},
+          {"nested_combine", &l.nested_combine}, {"fault", &l.fault},
+          {"reg_access", &l.reg_access}, {"qi_decode", &l.qi_decode},
+          {"qi_cc", &l.qi_cc},           {"qi_iotlb", &l.qi_iotlb},
+          {"qi_dev_tlb", &l.qi_dev_tlb}, {"qi_iec", &l.qi_iec},
+          {"qi_wait", &l.qi_wait},       {"qi_prq_resp", &l.qi_prq_resp},
+          {"prq_record", &l.prq_record}, {"msi", &l.msi}};
+      for (const auto &[k, p] : keys) lm.uint(k, p, 0, 1u << 24);
+      lm.finish();
+    }
+  }
+  {
+    map_reader dm(r, m.get("diagnostics"), m.join("diagnostics"));
+    if (dm.ok()) {
+      dm.boolean("stale_tlb", &v.diagnostics.stale_tlb);
+      dm.uint("max_reports", &v.diagnostics.max_reports, 0, 1u << 30);
+      dm.finish();
+    }
+  }
+  {
+    map_reader sm(r, m.get("slots"), m.join("slots"));
+    if (sm.ok()) {
+      sm.uint("translation", &v.translation_slots, 1, 4096);
+      sm.uint("walk", &v.walk_slots, 1, 4096);
+      sm.finish();
+    }
+  }
+  read_cache(r, m.get("iotlb"), m.join("iotlb"), &v.iotlb);
+  read_cache(r, m.get("context_cache"), m.join("context_cache"), &v.context_cache);
+  read_cache(r, m.get("pasid_cache"), m.join("pasid_cache"), &v.pasid_cache);
+  {  // paging-structure caches by level: 0 PML5E, 1 PML4E, 2 PDPTE, 3 PDE
+    map_reader pm(r, m.get("pwc"), m.join("pwc"));
+    if (pm.ok()) {
+      read_walk_caches(r, pm.get("fs"), pm.join("fs"), &v.pwc_fs);
+      read_walk_caches(r, pm.get("ss"), pm.join("ss"), &v.pwc_ss);
+      pm.finish();
+    }
+  }
+  m.u64("dev_tlb_timeout", &v.dev_tlb_timeout, 1);
+  // Interrupt requests (MSI writes) pass untranslated (interrupt remapping
+  // off, VT-d §5.1): by default the platform's doorbell window.
+  m.u64("interrupt_range_base", &v.interrupt_range_base);
+  m.u64("interrupt_range_size", &v.interrupt_range_size, 1);
+  read_irq_lines(r, m, index, {"fault", "page_request", "inv_complete"}, d, irqs);
+  {  // the driver
+    map_reader dm(r, m.get("driver"), m.join("driver"));
+    if (dm.ok()) {
+      dm.boolean("force_legacy", &d->vtd_driver.force_legacy);
+      dm.finish();
+    }
+  }
+}
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -773,20 +893,29 @@ void parse_root(reader &r, const YAML::Node &root, const std::string &base_dir, 
     d.name = "smmu" + std::to_string(c->iommus.size());
     if (im.str("name", &d.name)) claim_name(d.name, im.value_loc("name"), ip + ".name");
     else claim_name(d.name, d.loc, ip);
-    im.choice("type", &d.type, {"smmuv3"});
+    im.choice("type", &d.type, {"smmuv3", "vtd"});
     d.base = 0x0900'0000 + 0x0010'0000 * c->iommus.size();
     source_loc base_loc = d.loc;
     if (im.u64("base", &d.base)) base_loc = im.value_loc("base");
-    if (d.base % 0x10000 != 0)
-      r.error(base_loc, ip + ".base", "an SMMUv3's registers must be 64 KiB aligned, found " + hex(d.base));
     if (d.type == "smmuv3") {
+      if (d.base % 0x10000 != 0)
+        r.error(base_loc, ip + ".base", "an SMMUv3's registers must be 64 KiB aligned, found " + hex(d.base));
       const size_t before = r.error_count();
       read_smmuv3(r, im, &d, c->iommus.size(), &irqs, c->timing);
       if (r.error_count() == before)
         if (std::string why = d.smmu.check(); !why.empty()) r.error(locate(r, item, why, d.loc), ip, why);
+    } else {
+      d.size = 0x1000;  // one register page (VT-d §10.4)
+      if (d.base % 0x1000 != 0)
+        r.error(base_loc, ip + ".base", "a VT-d unit's registers must be 4 KiB aligned, found " + hex(d.base));
+      const size_t before = r.error_count();
+      read_vtd(r, im, &d, c->iommus.size(), &irqs, c->interrupts);
+      if (r.error_count() == before)
+        if (std::string why = d.vtd.check(); !why.empty()) r.error(locate(r, item, why, d.loc), ip, why);
     }
     im.finish();
     d.driver.base = d.base;
+    d.vtd_driver.base = d.base;
     mmio.push_back(window{d.base, d.size, "IOMMU '" + d.name + "' registers", base_loc});
     c->iommus.push_back(std::move(d));
   });
@@ -838,8 +967,11 @@ void parse_root(reader &r, const YAML::Node &root, const std::string &base_dir, 
     if (d.type == "dma_test") {
       d.bar_size = models::dma_test::kBarSize;
       capability("pri", &d.pri, true, false, "");
-      capability("ats", &d.ats, false, false, "a dma_test has no ATC (use type ats_endpoint)");
+      // ATS advertised with an empty ATC (PCIe PRI needs ATS): it sends no
+      // translation requests, and invalidations complete at once.
+      capability("ats", &d.ats, true, false, "");
       auto &t = d.dma_test;
+      t.ats = d.ats;
       dm.uint("setup_cycles", &t.setup_cycles, 0, 1u << 24);
       dm.uint("issue_cycles", &t.issue_cycles, 0, 1u << 24);
       dm.uint("pri_max_retries", &t.pri_max_retries, 0, 1u << 16);
@@ -1017,6 +1149,20 @@ void parse_root(reader &r, const YAML::Node &root, const std::string &base_dir, 
         r.error(d.loc, dp + ".ssid_bits",
                 std::to_string(d.ssid_bits) + " PASID bits exceed the " + std::to_string(io->smmu.idr.ssid_bits) +
                     " SubstreamID bits of '" + io->name + "'");
+    } else if (io->type == "vtd") {
+      // A requester ID: bus << 8 | device << 3 | function (VT-d §3.4).
+      if (d.stream_id > 0xffff)
+        r.error(d.stream_id_loc, dp + ".stream_id",
+                "requester ID " + hex(d.stream_id) + " behind the VT-d unit '" + io->name +
+                    "' does not fit 16 bits (bus << 8 | devfn)");
+      const auto &e = io->vtd.ecap;
+      if (d.pri && !e.prs) r.error(d.loc, dp + ".pri", "'" + io->name + "' has no page requests (ecap.prs: false)");
+      if (d.ats && !e.dt) r.error(d.loc, dp + ".ats", "'" + io->name + "' has no device-TLBs (ecap.dt: false)");
+      const unsigned pasid_bits = e.pasid ? e.pss + 1 : 0;
+      if (d.ssid_bits > pasid_bits)
+        r.error(d.loc, dp + ".ssid_bits",
+                std::to_string(d.ssid_bits) + " PASID bits exceed the " + std::to_string(pasid_bits) +
+                    " PASID bits of '" + io->name + "' (ecap.pasid, ecap.pss)");
     }
   }
 

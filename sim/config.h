@@ -7,8 +7,8 @@
 // was found as FILE:LINE:COL (1-based) and says why, e.g.
 //   platform.yaml:14:16: devices[1].iommu: no IOMMU named 'smmu1' (IOMMUs: smmu0)
 // Checks: syntax, unknown keys, duplicate keys, types, ranges, cache geometry
-// (cache_config::check), memory (memory_config::check), the SMMUv3 model's own
-// check (smmuv3_config::check), overlapping address windows, references to
+// (cache_config::check), memory (memory_config::check), the IOMMU models' own
+// checks (smmuv3_config::check, vtd_config::check), overlapping address windows, references to
 // unknown IOMMUs, duplicate names, StreamIDs and interrupt lines, and that the
 // tools an output needs exist (vcd2fst for output.fst).
 #pragma once
@@ -18,9 +18,11 @@
 #include <vector>
 
 #include "iommufd_api/drivers/smmuv3/smmuv3_driver.h"
+#include "iommufd_api/drivers/vtd/vtd_driver.h"
 #include "models/common/memory.h"
 #include "models/common/timing.h"
 #include "models/smmuv3/config.h"
+#include "models/vtd/config.h"
 #include "sim/config_error.h"
 #include "sim/device_config.h"
 #include "sim/host_cpu.h"
@@ -39,11 +41,16 @@ struct interrupt_config {
 
 struct iommu_desc {
   std::string name;
-  std::string type = "smmuv3";
+  std::string type = "smmuv3";             // "smmuv3" or "vtd"
   uint64_t base = 0;                       // register page 0
-  uint64_t size = 0x20000;                 // register window (SMMUv3: pages 0 and 1)
-  models::smmuv3::smmuv3_config smmu;      // the model
-  iommufd::smmuv3::driver_config driver;   // its driver (base and IRQ lines set by the platform)
+  uint64_t size = 0x20000;                 // register window (SMMUv3: pages 0 and 1; VT-d: 4 KiB)
+  // type smmuv3: the model and its driver (base and IRQ lines set by the platform)
+  models::smmuv3::smmuv3_config smmu;
+  iommufd::smmuv3::driver_config driver;
+  // type vtd: the remapping unit and its driver (base and IRQ lines set by the platform)
+  models::vtd::vtd_config vtd;
+  iommufd::vtd::driver_config vtd_driver;
+  unsigned irq_vtd_inv = 0;                // the VT-d model's invalidation-completion line
   source_loc loc;                          // the list entry
 };
 

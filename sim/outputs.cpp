@@ -17,7 +17,9 @@
 #include <systemc>
 
 #include "models/smmuv3/smmuv3.h"
+#include "models/vtd/vtd.h"
 #include "iommufd_api/drivers/smmuv3/smmuv3_driver.h"
+#include "iommufd_api/drivers/vtd/vtd_driver.h"
 #include "sim/dma_tap.h"
 #include "sim/irq_controller.h"
 #include "sim/platform.h"
@@ -46,6 +48,22 @@ stats_group driver_group(const std::string &name, const iommufd::smmuv3::driver_
       {"tlbi", s.tlbi},                   {"atc_inv", s.atc_inv},
       {"cfgi", s.cfgi},                   {"ste_writes", s.ste_writes},
       {"cd_writes", s.cd_writes},         {"pgtable_pages", s.pgtable_pages}};
+  for (const auto &[k, v] : c) g.counter(k) = v;
+  return g;
+}
+
+stats_group driver_group(const std::string &name, const iommufd::vtd::driver_stats &s) {
+  stats_group g(name + ".driver");
+  const std::pair<const char *, uint64_t> c[] = {
+      {"descriptors", s.descriptors},   {"waits", s.waits},
+      {"wait_timeouts", s.wait_timeouts}, {"iqe", s.iqe},
+      {"ite", s.ite},                   {"ice", s.ice},
+      {"iotlb_inv", s.iotlb_inv},       {"piotlb_inv", s.piotlb_inv},
+      {"devtlb_inv", s.devtlb_inv},     {"cc_inv", s.cc_inv},
+      {"pc_inv", s.pc_inv},             {"faults", s.faults},
+      {"fault_overflows", s.fault_overflows}, {"prq_requests", s.prq_requests},
+      {"prq_overflows", s.prq_overflows}, {"prq_responses", s.prq_responses},
+      {"pgtable_pages", s.pgtable_pages}};
   for (const auto &[k, v] : c) g.counter(k) = v;
   return g;
 }
@@ -98,12 +116,13 @@ void platform::snapshot_stats(std::string *json, std::string *table) {
       groups.push_back(g);
     });
     for (iommu &io : iommus_) {
-      for (const stats_group *g : io.model->all_stats())
+      for (const stats_group *g : io.model ? io.model->all_stats() : io.vtd_model->all_stats())
         if (g && !seen.count(g)) {
           seen.insert(g);
           groups.push_back(*g);
         }
       if (io.driver) groups.push_back(driver_group(io.desc->name, io.driver->stats()));
+      if (io.vtd_driver) groups.push_back(driver_group(io.desc->name, io.vtd_driver->stats()));
     }
     std::stable_sort(groups.begin(), groups.end(),
                      [](const stats_group &a, const stats_group &b) { return a.name() < b.name(); });

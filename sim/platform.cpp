@@ -28,6 +28,8 @@
 #include "models/devices/trace_replayer.h"
 #include "models/devices/traffic_gen.h"
 #include "models/smmuv3/smmuv3.h"
+#include "models/vtd/vtd.h"
+#include "iommufd_api/drivers/vtd/vtd_driver.h"
 #include "sim/dma_tap.h"
 #include "sim/host_cpu.h"
 #include "sim/irq_controller.h"
@@ -60,6 +62,12 @@ const std::pair<const char *, uint64_t> kSmmuTraceRegs[] = {
     {"cr0", 0x20},           {"cr0ack", 0x24},         {"gerror", 0x60},
     {"cmdq_prod", 0x98},     {"cmdq_cons", 0x9c},      {"eventq_prod", 0x100a8},
     {"eventq_cons", 0x100ac}, {"priq_prod", 0x100c8},  {"priq_cons", 0x100cc}};
+
+// VT-d registers shown in waveforms: status, fault status and the queue
+// pointers (VT-d §11.4).
+const std::pair<const char *, uint64_t> kVtdTraceRegs[] = {
+    {"gsts", 0x1c}, {"fsts", 0x34}, {"iqh", 0x80}, {"iqt", 0x88}, {"ics", 0x9c},
+    {"pqh", 0xc0},  {"pqt", 0xc8},  {"prs", 0xdc}};
 
 void at_exit_handler() {
   if (platform *p = g_platform.load()) p->shutdown();
@@ -229,8 +237,15 @@ void platform::build() {
   for (const iommu_desc &d : cfg_.iommus) {
     iommu io;
     io.desc = &d;
-    io.model = new smmuv3::smmuv3(d.name.c_str(), d.smmu, mode);
-    io.model->downstream.bind(memory_bus_->target_socket);
+    if (d.type == "vtd") {
+      io.vtd_model = new vtd::vtd(d.name.c_str(), d.vtd, mode);
+      io.vtd_model->downstream.bind(memory_bus_->target_socket);
+      io.module = io.vtd_model;
+    } else {
+      io.model = new smmuv3::smmuv3(d.name.c_str(), d.smmu, mode);
+      io.model->downstream.bind(memory_bus_->target_socket);
+      io.module = io.model;
+    }
     iommus_.push_back(io);
   }
   devices_.reserve(cfg_.devices.size());
@@ -245,24 +260,41 @@ void platform::build() {
   new container("mmio", [&] {
     for (iommu &io : iommus_) {
       io.regs = new reg_probe(io.desc->name.c_str());
-      for (const auto &[n, off] : kSmmuTraceRegs) io.regs->watch(n, off);
+      if (io.model)
+        for (const auto &[n, off] : kSmmuTraceRegs) io.regs->watch(n, off);
+      else
+        for (const auto &[n, off] : kVtdTraceRegs) io.regs->watch(n, off);
     }
     for (device &dv : devices_)
       if (dv.desc->bar_size) dv.regs = new reg_probe(dv.desc->name.c_str());
   });
   for (iommu &io : iommus_) {
-    io.regs->out.bind(io.model->regs);
     mmio_bus_->initiator_socket.bind(io.regs->in);
     mmio_bus_->add_window({io.desc->base, io.desc->size, next_target++, io.desc->name, true});
-    // Model lines (0 event queue, 1 PRI queue, 2 CMD_SYNC, 3 GERROR) to
-    // the controller's lines the config chose.
-    const iommufd::smmuv3::driver_config &dc = io.desc->driver;
-    const std::array<unsigned, 4> lines = {dc.irq_eventq, dc.irq_priq, dc.irq_cmd_sync, dc.irq_gerror};
-    const char *line_names[] = {"eventq", "priq", "cmd_sync", "gerror"};
-    for (unsigned k = 0; k < 4; k++) irqs_->name_line(lines[k], io.desc->name + "_" + line_names[k]);
+    // The model's lines to the controller's lines the config chose.
+    std::vector<unsigned> lines;
+    std::vector<const char *> line_names;
+    std::function<void(unsigned, bool)> *model_irq = nullptr;
+    if (io.model) {
+      io.regs->out.bind(io.model->regs);
+      // Model lines: 0 event queue, 1 PRI queue, 2 CMD_SYNC, 3 GERROR.
+      const iommufd::smmuv3::driver_config &dc = io.desc->driver;
+      lines = {dc.irq_eventq, dc.irq_priq, dc.irq_cmd_sync, dc.irq_gerror};
+      line_names = {"eventq", "priq", "cmd_sync", "gerror"};
+      model_irq = &io.model->irq;
+    } else {
+      io.regs->out.bind(io.vtd_model->regs);
+      // Model lines: 0 fault event, 1 page request event, 2 invalidation
+      // completion event; used when the driver does not program MSIs.
+      const iommufd::vtd::driver_config &dc = io.desc->vtd_driver;
+      lines = {dc.irq_fault, dc.irq_prq, io.desc->irq_vtd_inv};
+      line_names = {"fault", "page_request", "inv_complete"};
+      model_irq = &io.vtd_model->irq;
+    }
+    for (unsigned k = 0; k < lines.size(); k++) irqs_->name_line(lines[k], io.desc->name + "_" + line_names[k]);
     irq_controller *irqs = irqs_;
     reg_probe *probe = io.regs;
-    io.model->irq = [irqs, probe, lines](unsigned line, bool asserted) {
+    *model_irq = [irqs, probe, lines](unsigned line, bool asserted) {
       if (line < lines.size()) irqs->set_level(lines[line], asserted);
       probe->sample();
     };
@@ -275,7 +307,9 @@ void platform::build() {
   for (device &dv : devices_) {
     const device_desc &d = *dv.desc;
     smmuv3::smmuv3 *smmu = dv.behind->model;
-    dv.tap->downstream.bind(smmu->upstream);
+    vtd::vtd *unit = dv.behind->vtd_model;
+    if (smmu) dv.tap->downstream.bind(smmu->upstream);
+    else dv.tap->downstream.bind(unit->upstream);
     reg_probe *smmu_probe = dv.behind->regs;
     endpoint_message_if *ep = nullptr;
     sc_core::sc_port<iommu_message_if, 1, sc_core::SC_ZERO_OR_MORE_BOUND> *msg = nullptr;
@@ -312,8 +346,9 @@ void platform::build() {
     // Page requests and ATC-invalidation completions go up only from a
     // device with the capability; responses and invalidations come down to
     // every device.
-    if (msg && (d.pri || d.ats)) msg->bind(smmu->messages);
-    if (ep) smmu->bind_endpoint(d.stream_id, ep);
+    if (msg && (d.pri || d.ats)) msg->bind(smmu ? smmu->messages : unit->messages);
+    if (ep && smmu) smmu->bind_endpoint(d.stream_id, ep);
+    if (ep && unit) unit->bind_endpoint(d.stream_id, ep);
     irqs_->name_line(d.irq, d.name + "_done");
     if (on_done) {
       irq_controller *irqs = irqs_;
@@ -372,11 +407,23 @@ std::vector<std::string> platform::kernel_log() {
 
 void platform::probe_drivers() {
   for (iommu &io : iommus_) {
-    io.driver = new iommufd::smmuv3::smmuv3_driver(*cpu_, io.desc->driver);
-    io.driver->set_log_sink([this](const std::string &line) { kernel_log_line(line); });
-    if (int rc = io.driver->probe())
-      throw platform_error(io.desc->loc.str() + ": iommus: " + io.desc->name + ": the SMMUv3 driver's probe failed: " +
-                           std::strerror(-rc) + " (" + std::to_string(rc) + ")");
+    auto sink = [this](const std::string &line) { kernel_log_line(line); };
+    int rc = 0;
+    if (io.model) {
+      io.driver = new iommufd::smmuv3::smmuv3_driver(*cpu_, io.desc->driver);
+      io.driver->set_log_sink(sink);
+      io.ops = io.driver;
+      rc = io.driver->probe();
+    } else {
+      io.vtd_driver = new iommufd::vtd::vtd_driver(*cpu_, io.desc->vtd_driver);
+      io.vtd_driver->set_log_sink(sink);
+      io.ops = io.vtd_driver;
+      rc = io.vtd_driver->probe();
+    }
+    if (rc)
+      throw platform_error(io.desc->loc.str() + ": iommus: " + io.desc->name + ": the " +
+                           (io.model ? "SMMUv3" : "VT-d") + " driver's probe failed: " + std::strerror(-rc) + " (" +
+                           std::to_string(rc) + ")");
   }
 }
 
@@ -390,10 +437,11 @@ void platform::register_devices() {
     cd->pri_capable = d.pri;
     cd->max_pasids = d.ssid_bits ? (1u << d.ssid_bits) : 0;
     dv.dev = cd;
-    if (int rc = dv.behind->driver->add_device(*cd))
+    const int added = dv.behind->driver ? dv.behind->driver->add_device(*cd) : dv.behind->vtd_driver->add_device(*cd);
+    if (added)
       throw platform_error(d.loc.str() + ": devices: " + d.name + ": the IOMMU driver refused the device: " +
-                           std::strerror(-rc));
-    if (int rc = iommufd::iommu_probe_device(*cd, *dv.behind->driver))
+                           std::strerror(-added));
+    if (int rc = iommufd::iommu_probe_device(*cd, *dv.behind->ops))
       throw platform_error(d.loc.str() + ": devices: " + d.name + ": iommu_probe_device failed: " +
                            std::strerror(-rc));
     if (!d.vfio) continue;

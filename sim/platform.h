@@ -41,13 +41,20 @@ class pri_device;
 namespace smmuv3 {
 class smmuv3;
 }
+namespace vtd {
+class vtd;
+}
 }  // namespace iommusim::models
 
 namespace iommusim::iommufd {
 class host_bus;
 class device;
+class iommu_driver;
 namespace smmuv3 {
 class smmuv3_driver;
+}
+namespace vtd {
+class vtd_driver;
 }
 }  // namespace iommusim::iommufd
 
@@ -74,8 +81,15 @@ class platform {
  public:
   struct iommu {
     const iommu_desc *desc = nullptr;
+    // type smmuv3
     models::smmuv3::smmuv3 *model = nullptr;
     iommufd::smmuv3::smmuv3_driver *driver = nullptr;
+    // type vtd
+    models::vtd::vtd *vtd_model = nullptr;
+    iommufd::vtd::vtd_driver *vtd_driver = nullptr;
+    // either: the model as a module and the driver as iommufd sees it
+    sc_core::sc_module *module = nullptr;
+    iommufd::iommu_driver *ops = nullptr;
     reg_probe *regs = nullptr;  // the register window on the MMIO bus
   };
   struct device {

@@ -218,10 +218,10 @@ void dma_test::page_response(const models::page_response &rsp, sc_core::sc_time 
   pri_.on_response(rsp, delay);
 }
 
-// No ATC here (no ATS capability); should an IOMMU send an invalidation anyway,
-// it is completed at once so the IOMMU's wait for it ends.
+// The ATC is always empty (or absent, without ATS): an invalidation is
+// completed at once so the IOMMU's wait for it ends.
 void dma_test::atc_invalidate(const atc_invalidation &inv, sc_core::sc_time &delay) {
-  stats_.counter("unexpected_atc_invalidations")++;
+  stats_.counter(cfg_.ats ? "atc_invalidations" : "unexpected_atc_invalidations")++;
   if (iommu_msg.size() == 0) return;
   const uint32_t sid = inv.stream_id, tag = inv.itag;
   later_.schedule(delay, [this, sid, tag] {

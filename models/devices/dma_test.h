@@ -51,6 +51,9 @@ struct dma_test_config {
   uint32_t issue_cycles = 1;     // before each request
   uint32_t pri_max_retries = 4;  // page requests for one request before giving up
   uint64_t pri_timeout_cycles = 0;  // 0: wait for the PRG response forever
+  // Advertises ATS (PCIe PRI requires it) with an ATC that never holds an
+  // entry: no translation requests; invalidations complete at once.
+  bool ats = false;
   std::string check() const;     // empty if usable
 };
 
