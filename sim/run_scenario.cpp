@@ -515,44 +515,6 @@ bool run_scenario(const scenario &sc, const options &opt, ordered_json *result, 
     *error = std::string("IOMMU_IOAS_ALLOC: ") + std::strerror(errno);
     return false;
   }
-  const uint64_t ps = sc.page_size;
-  std::set<uint64_t> chunks;
-  for (const models::trace_record &r : all) {
-    chunks.insert(r.addr / ps);
-    chunks.insert((r.addr + r.size - 1) / ps);
-  }
-  std::vector<std::unique_ptr<user_chunk>> mem;
-  uint64_t mapped = 0;
-  for (auto it = chunks.begin(); it != chunks.end();) {
-    const uint64_t first = *it;
-    uint64_t last = first;
-    for (++it; it != chunks.end() && *it == last + 1; ++it) last = *it;
-    auto c = std::make_unique<user_chunk>();
-    c->len = (last - first + 1) * ps;
-    c->reserved = c->len + ps;
-    c->base = mmap(nullptr, c->reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (c->base == MAP_FAILED) {
-      *error = std::string("mmap: ") + std::strerror(errno);
-      return false;
-    }
-    c->p = reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(c->base) + ps - 1) & ~(ps - 1));
-    iommu_ioas_map m{};
-    m.size = sizeof m;
-    m.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
-    m.ioas_id = ia.out_ioas_id;
-    m.user_va = reinterpret_cast<uint64_t>(c->p);
-    m.length = c->len;
-    m.iova = first * ps;
-    if (iommusim_ioctl(fd, IOMMU_IOAS_MAP, &m)) {
-      char b[128];
-      std::snprintf(b, sizeof b, "IOMMU_IOAS_MAP iova 0x%llx length 0x%llx: ", static_cast<unsigned long long>(m.iova),
-                    static_cast<unsigned long long>(m.length));
-      *error = b + std::string(std::strerror(errno));
-      return false;
-    }
-    mapped += c->len;
-    mem.push_back(std::move(c));
-  }
   for (replay_dev &d : devs) {
     sim::platform::device *pd = p.find_device(d.name);
     if (!pd || pd->vfio_index < 0) {
@@ -577,6 +539,82 @@ bool run_scenario(const scenario &sc, const options &opt, ordered_json *result, 
       return false;
     }
   }
+  // The IOVA ranges the attached domains allow (reserved regions such as the
+  // MSI window are holes): a chunk is mapped minus the holes, so a large page
+  // size never asks for a reserved IOVA (EADDRINUSE, as Linux).
+  std::vector<std::pair<uint64_t, uint64_t>> allowed;  // [start, last]
+  {
+    iommu_ioas_iova_ranges q{};
+    q.size = sizeof q;
+    q.ioas_id = ia.out_ioas_id;
+    iommusim_ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &q);  // EMSGSIZE: num_iovas says how many
+    std::vector<iommu_iova_range> rg(q.num_iovas);
+    q.num_iovas = static_cast<uint32_t>(rg.size());
+    q.allowed_iovas = reinterpret_cast<uint64_t>(rg.data());
+    if (iommusim_ioctl(fd, IOMMU_IOAS_IOVA_RANGES, &q)) {
+      *error = std::string("IOMMU_IOAS_IOVA_RANGES: ") + std::strerror(errno);
+      return false;
+    }
+    for (const iommu_iova_range &x : rg) allowed.emplace_back(x.start, x.last);
+  }
+  for (const models::trace_record &r : all) {
+    bool ok = false;
+    for (const auto &[lo, hi] : allowed) ok |= r.addr >= lo && r.addr + r.size - 1 <= hi;
+    if (!ok) {
+      char b[96];
+      std::snprintf(b, sizeof b, "address 0x%llx is outside the IOVA ranges the IOMMU allows",
+                    static_cast<unsigned long long>(r.addr));
+      *error = "workload record " + std::to_string(r.line) + ": " + b + " (a reserved region such as the MSI window)";
+      *exit_code = 2;
+      return false;
+    }
+  }
+  const uint64_t ps = sc.page_size;
+  std::set<uint64_t> chunks;
+  for (const models::trace_record &r : all) {
+    chunks.insert(r.addr / ps);
+    chunks.insert((r.addr + r.size - 1) / ps);
+  }
+  std::vector<std::unique_ptr<user_chunk>> mem;
+  uint64_t mapped = 0, mappings = 0;
+  for (auto it = chunks.begin(); it != chunks.end();) {
+    const uint64_t first = *it;
+    uint64_t last = first;
+    for (++it; it != chunks.end() && *it == last + 1; ++it) last = *it;
+    auto c = std::make_unique<user_chunk>();
+    c->len = (last - first + 1) * ps;
+    c->reserved = c->len + ps;
+    c->base = mmap(nullptr, c->reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (c->base == MAP_FAILED) {
+      *error = std::string("mmap: ") + std::strerror(errno);
+      return false;
+    }
+    c->p = reinterpret_cast<uint8_t *>((reinterpret_cast<uintptr_t>(c->base) + ps - 1) & ~(ps - 1));
+    const uint64_t c_lo = first * ps, c_hi = c_lo + c->len - 1;
+    for (const auto &[lo, hi] : allowed) {
+      // The chunk's part in this allowed range, in whole 4 KiB pages.
+      const uint64_t s_lo = (std::max(c_lo, lo) + 4095) & ~4095ULL;
+      const uint64_t s_end = (std::min(c_hi, hi) + 1) & ~4095ULL;
+      if (std::max(c_lo, lo) > std::min(c_hi, hi) || s_end <= s_lo) continue;
+      iommu_ioas_map m{};
+      m.size = sizeof m;
+      m.flags = IOMMU_IOAS_MAP_FIXED_IOVA | IOMMU_IOAS_MAP_READABLE | IOMMU_IOAS_MAP_WRITEABLE;
+      m.ioas_id = ia.out_ioas_id;
+      m.user_va = reinterpret_cast<uint64_t>(c->p) + (s_lo - c_lo);
+      m.length = s_end - s_lo;
+      m.iova = s_lo;
+      if (iommusim_ioctl(fd, IOMMU_IOAS_MAP, &m)) {
+        char b[128];
+        std::snprintf(b, sizeof b, "IOMMU_IOAS_MAP iova 0x%llx length 0x%llx: ",
+                      static_cast<unsigned long long>(m.iova), static_cast<unsigned long long>(m.length));
+        *error = b + std::string(std::strerror(errno));
+        return false;
+      }
+      mapped += m.length;
+      mappings++;
+    }
+    mem.push_back(std::move(c));
+  }
   p.run_until_idle();
   const uint64_t start_ps = p.now_ps();
   const auto t_start = clock::now();
@@ -600,7 +638,7 @@ bool run_scenario(const scenario &sc, const options &opt, ordered_json *result, 
   in.host_platform_s = std::chrono::duration<double>(t_loaded - t_built).count();
   in.host_replay_s = std::chrono::duration<double>(t_done - t_start).count();
   in.mapped_bytes = mapped;
-  in.mappings = mem.size();
+  in.mappings = mappings;
   in.workloads = wl_json;
   in.dropped_devices = dropped;
   in.stats = ordered_json::parse(p.stats_json());
