@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/core.h>
 
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -72,6 +73,15 @@ int run(const RunState &st) {
   }
   if (!st.traces.empty() || !st.generate.empty()) {
     sc.workloads.clear();
+    if (st.scenario.empty()) {  // not the built-in NIC scenario any more: name it after its workload
+      std::string n = st.generate;
+      if (n.empty()) {
+        n = std::filesystem::path(st.traces.front()).filename().string();
+        n = n.substr(0, n.find('.'));
+      }
+      sc.name = n.empty() ? "run" : n;
+      sc.description.clear();
+    }
     for (const std::string &t : st.traces) {
       run::workload w;
       w.trace = t;

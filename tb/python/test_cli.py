@@ -172,6 +172,19 @@ def test_model_picks_a_built_in_platform(sh):
     assert cache(d, ".iotlb")["lookups"] == TXNS
 
 
+def test_gigabyte_pages_map_around_the_reserved_msi_window(sh, tmp_path):
+    # IOVA 0x800_0000 is the SMMU's reserved MSI window: a trace may not touch
+    # it, and a 1 GiB chunk around it is mapped minus that hole.
+    (tmp_path / "msi.trace").write_text("0 0x10 - 0x8000000 8 R\n")
+    r = sh("run", "--trace", "msi.trace", "--no-plot")
+    assert r.code == 2
+    assert "workload record 1: address 0x8000000 is outside the IOVA ranges the IOMMU allows" in r.err
+    (tmp_path / "low.trace").write_text("0 0x10 - 0x1000 8 R\n0 0x10 - 0x3ff00000 8 W\n")
+    d = sh("run", "--trace", "low.trace", "--page-size", "1G", "--no-plot", "--json").json()
+    assert (d["transactions"], d["errors"]) == (2, 0)
+    assert d["mappings"] == 2 and d["mapped_bytes"] < 1 << 30
+
+
 def test_unknown_options_exit_2(sh):
     r = sh("run", "--bogus")
     assert r.code == 2 and "--bogus" in r.err
