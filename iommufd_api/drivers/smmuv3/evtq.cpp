@@ -20,7 +20,6 @@
 namespace iommusim::iommufd::smmuv3 {
 
 namespace {
-constexpr size_t EVENT_LOG = 64;
 
 const char *event_name(unsigned id) {
   switch (id) {
@@ -89,15 +88,7 @@ void smmuv3_driver::handle_event(const uint64_t e[4]) {
   r.addr = e[2];
   for (int i = 0; i < 4; i++) r.raw[i] = e[i];
   cnt_->events.fetch_add(1, std::memory_order_relaxed);
-  {
-    std::lock_guard g(log_lock_);
-    if (events_.size() < EVENT_LOG) {
-      events_.push_back(r);
-    } else {
-      events_[events_next_] = r;
-    }
-    events_next_ = (events_next_ + 1) % EVENT_LOG;
-  }
+  events_.push(r);
 
   const bool fault = r.id == evt::F_TRANSLATION || r.id == evt::F_ADDR_SIZE ||
                      r.id == evt::F_ACCESS || r.id == evt::F_PERMISSION;

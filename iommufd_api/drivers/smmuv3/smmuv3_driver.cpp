@@ -20,8 +20,11 @@ namespace iommusim::iommufd::smmuv3 {
 
 namespace {
 constexpr uint64_t SZ_4K = 1ULL << 12, SZ_2M = 1ULL << 21, SZ_1G = 1ULL << 30;
-constexpr size_t EVENT_LOG = 64;
-constexpr unsigned long LOG_LINES_MAX = 200;
+std::string log_prefix(uint64_t base) {
+  char p[64];
+  snprintf(p, sizeof(p), "arm-smmu-v3 %#llx", (unsigned long long)base);
+  return p;
+}
 }  // namespace
 
 smmuv3_driver::smmuv3_driver(host_bus &bus, const driver_config &cfg)
@@ -32,39 +35,16 @@ smmuv3_driver::smmuv3_driver(host_bus &bus, const driver_config &cfg)
       priq_(std::make_unique<smmu_queue>()),
       blocked_(std::make_unique<smmu_static_domain>(this, iommu_domain_type::blocked)),
       identity_(std::make_unique<smmu_static_domain>(this, iommu_domain_type::identity)),
-      cnt_(std::make_unique<counters>()) {}
+      cnt_(std::make_unique<counters>()),
+      log_(log_prefix(cfg.base)) {}
 
 smmuv3_driver::~smmuv3_driver() { remove(); }
 
 void smmuv3_driver::log(const char *fmt, ...) {
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  log_.vprint(fmt, ap);
   va_end(ap);
-  char line[600];
-  snprintf(line, sizeof(line), "arm-smmu-v3 %#llx: %s", (unsigned long long)cfg_.base, msg);
-  std::function<void(const std::string &)> sink;
-  {
-    std::lock_guard g(log_lock_);
-    sink = log_sink_;
-    if (!sink) {
-      // stderr is shared: say a bounded amount, as the kernel rate-limits.
-      if (log_lines_ < LOG_LINES_MAX)
-        fprintf(stderr, "%s\n", line);
-      else if (log_lines_ == LOG_LINES_MAX)
-        fprintf(stderr, "arm-smmu-v3 %#llx: further messages suppressed\n",
-                (unsigned long long)cfg_.base);
-      log_lines_++;
-      return;
-    }
-  }
-  sink(line);
-}
-
-void smmuv3_driver::set_log_sink(std::function<void(const std::string &)> sink) {
-  std::lock_guard g(log_lock_);
-  log_sink_ = std::move(sink);
 }
 
 driver_stats smmuv3_driver::stats() const {
@@ -93,14 +73,6 @@ driver_stats smmuv3_driver::stats() const {
   s.cd_writes = c.cd_writes;
   s.pgtable_pages = c.pgtable_pages;
   return s;
-}
-
-std::vector<event_record> smmuv3_driver::recent_events() const {
-  std::lock_guard g(log_lock_);
-  std::vector<event_record> out;
-  if (events_.size() < EVENT_LOG) return events_;
-  for (size_t i = 0; i < events_.size(); i++) out.push_back(events_[(events_next_ + i) % EVENT_LOG]);
-  return out;
 }
 
 bool smmuv3_driver::dbm_capable() const {

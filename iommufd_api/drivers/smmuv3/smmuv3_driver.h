@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "core/iommu.h"
+#include "drivers/driver_log.h"
 #include "drivers/hostbus.h"
 
 namespace iommusim::iommufd::smmuv3 {
@@ -146,9 +147,11 @@ class smmuv3_driver final : public iommu_driver {
   // --- observation (platform statistics, traces, tests) ---
   driver_stats stats() const;
   // The last event queue records (at most 64, oldest first).
-  std::vector<event_record> recent_events() const;
+  std::vector<event_record> recent_events() const { return events_.snapshot(); }
   // Where log lines go (default: stderr, "arm-smmu-v3 <base>: ...").
-  void set_log_sink(std::function<void(const std::string &)> sink);
+  void set_log_sink(std::function<void(const std::string &)> sink) {
+    log_.set_sink(std::move(sink));
+  }
   const driver_config &config() const { return cfg_; }
   bool probed() const { return probed_; }
   // Feature summary from the ID registers (valid after probe()).
@@ -288,11 +291,8 @@ class smmuv3_driver final : public iommu_driver {
   // Counters and the event log.
   struct counters;
   std::unique_ptr<counters> cnt_;
-  mutable std::mutex log_lock_;
-  std::vector<event_record> events_;  // ring of the last 64
-  size_t events_next_ = 0;
-  std::function<void(const std::string &)> log_sink_;
-  unsigned long log_lines_ = 0;
+  record_ring<event_record> events_;
+  driver_log log_;
 };
 
 }  // namespace iommusim::iommufd::smmuv3

@@ -155,7 +155,7 @@ void vtd_driver::fault_irq() {
           (f.source_id >> 3) & 0x1f, f.source_id & 7, f.addr, f.reason, what);
     }
     cnt_->faults.fetch_add(1, std::memory_order_relaxed);
-    record_fault(f);
+    faults_.push(f);
     if (++index >= nfr) index = 0;
     g.lock();
   }

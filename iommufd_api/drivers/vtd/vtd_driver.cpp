@@ -20,8 +20,6 @@
 namespace iommusim::iommufd::vtd {
 
 namespace {
-constexpr size_t FAULT_LOG = 64;
-constexpr unsigned long LOG_LINES_MAX = 200;
 constexpr uint64_t SZ_4K = 1ULL << 12, SZ_2M = 1ULL << 21, SZ_1G = 1ULL << 30;
 // Linux's DEFAULT_DOMAIN_ADDRESS_WIDTH and the IOAPIC/MSI window.
 constexpr int DEFAULT_DOMAIN_ADDRESS_WIDTH = 57;
@@ -30,6 +28,11 @@ constexpr uint64_t IOAPIC_RANGE_START = 0xfee00000, IOAPIC_RANGE_END = 0xfeeffff
 constexpr bool cap_plmr(uint64_t c) { return (c >> 5) & 1; }
 constexpr bool cap_phmr(uint64_t c) { return (c >> 6) & 1; }
 constexpr uint32_t PMEN_EPM = 1u << 31, PMEN_PRS = 1u << 0;
+std::string log_prefix(uint64_t base) {
+  char p[64];
+  snprintf(p, sizeof(p), "DMAR: dmar@%#llx", (unsigned long long)base);
+  return p;
+}
 }  // namespace
 
 vtd_driver::vtd_driver(host_bus &bus, const driver_config &cfg)
@@ -37,39 +40,16 @@ vtd_driver::vtd_driver(host_bus &bus, const driver_config &cfg)
       cfg_(cfg),
       blocked_(std::make_unique<vtd_static_domain>(this, iommu_domain_type::blocked)),
       identity_(std::make_unique<vtd_static_domain>(this, iommu_domain_type::identity)),
-      cnt_(std::make_unique<counters>()) {}
+      cnt_(std::make_unique<counters>()),
+      log_(log_prefix(cfg.base)) {}
 
 vtd_driver::~vtd_driver() { remove(); }
 
 void vtd_driver::log(const char *fmt, ...) {
-  char msg[512];
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
+  log_.vprint(fmt, ap);
   va_end(ap);
-  char line[600];
-  snprintf(line, sizeof(line), "DMAR: dmar@%#llx: %s", (unsigned long long)cfg_.base, msg);
-  std::function<void(const std::string &)> sink;
-  {
-    std::lock_guard g(log_lock_);
-    sink = log_sink_;
-    if (!sink) {
-      // stderr is shared: say a bounded amount, as the kernel rate-limits.
-      if (log_lines_ < LOG_LINES_MAX)
-        fprintf(stderr, "%s\n", line);
-      else if (log_lines_ == LOG_LINES_MAX)
-        fprintf(stderr, "DMAR: dmar@%#llx: further messages suppressed\n",
-                (unsigned long long)cfg_.base);
-      log_lines_++;
-      return;
-    }
-  }
-  sink(line);
-}
-
-void vtd_driver::set_log_sink(std::function<void(const std::string &)> sink) {
-  std::lock_guard g(log_lock_);
-  log_sink_ = std::move(sink);
 }
 
 driver_stats vtd_driver::stats() const {
@@ -93,24 +73,6 @@ driver_stats vtd_driver::stats() const {
   s.prq_responses = c.prq_responses;
   s.pgtable_pages = c.pgtable_pages;
   return s;
-}
-
-std::vector<fault_record> vtd_driver::recent_faults() const {
-  std::lock_guard g(log_lock_);
-  if (faults_.size() < FAULT_LOG) return faults_;
-  std::vector<fault_record> out;
-  for (size_t i = 0; i < faults_.size(); i++) out.push_back(faults_[(faults_next_ + i) % FAULT_LOG]);
-  return out;
-}
-
-void vtd_driver::record_fault(const fault_record &f) {
-  std::lock_guard g(log_lock_);
-  if (faults_.size() < FAULT_LOG) {
-    faults_.push_back(f);
-  } else {
-    faults_[faults_next_] = f;
-    faults_next_ = (faults_next_ + 1) % FAULT_LOG;
-  }
 }
 
 // --- probe ---

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "core/iommu.h"
+#include "drivers/driver_log.h"
 #include "drivers/hostbus.h"
 #include "drivers/vtd/regs.h"
 
@@ -136,9 +137,11 @@ class vtd_driver final : public iommu_driver {
   // --- observation (platform statistics, traces, tests) ---
   driver_stats stats() const;
   // The last primary fault records (at most 64, oldest first).
-  std::vector<fault_record> recent_faults() const;
+  std::vector<fault_record> recent_faults() const { return faults_.snapshot(); }
   // Where log lines go (default: stderr, "DMAR: dmar@<base>: ...").
-  void set_log_sink(std::function<void(const std::string &)> sink);
+  void set_log_sink(std::function<void(const std::string &)> sink) {
+    log_.set_sink(std::move(sink));
+  }
   const driver_config &config() const { return cfg_; }
   bool probed() const { return probed_; }
   bool scalable_mode() const { return sm_; }
@@ -242,7 +245,6 @@ class vtd_driver final : public iommu_driver {
   void disable_pci_caps(device_info &info);
 
   // fault.cpp / prq.cpp
-  void record_fault(const fault_record &f);
   int prq_enable();
   void prq_finish();
   void prq_drain_pasid(device_info &info, uint32_t pasid);
@@ -286,11 +288,8 @@ class vtd_driver final : public iommu_driver {
 
   struct counters;
   std::unique_ptr<counters> cnt_;
-  mutable std::mutex log_lock_;
-  std::vector<fault_record> faults_;  // ring of the last 64
-  size_t faults_next_ = 0;
-  std::function<void(const std::string &)> log_sink_;
-  unsigned long log_lines_ = 0;
+  record_ring<fault_record> faults_;
+  driver_log log_;
 };
 
 }  // namespace iommusim::iommufd::vtd
