@@ -4,10 +4,9 @@
 // registers, queue PROD/CONS with a command consumer that records every
 // command, completes CMD_SYNC by writing its MSI payload to memory and can be
 // told to fail commands (CMDQ_CONS.ERR + GERROR.CMDQ_ERR), EVTQ/PRIQ producer
-// indexes a test sets, interrupts a test fires, and a memory map for
-// dma_alloc with leak tracking. Every call holds one (recursive) lock, so the
-// concurrency tests can share it between threads. The helpers read the
-// structures back as the SMMU would: STRTAB_BASE -> STE -> CD -> tables.
+// indexes a test sets; memory, time and interrupts are FakeBusBase's
+// (fake_bus_base.h). The helpers read the structures back as the SMMU would:
+// STRTAB_BASE -> STE -> CD -> tables.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -24,6 +23,7 @@
 
 #include "core/iommu.h"
 #include "drivers/hostbus.h"
+#include "fake_bus_base.h"
 #include "drivers/smmuv3/regs.h"
 
 namespace iommusim::test {
@@ -37,9 +37,8 @@ inline constexpr uint64_t kDoorbell = 0x0c000000;
 
 // ---------------------------------------------------------------------------
 // The fake SMMU.
-class FakeSmmu final : public host_bus {
+class FakeSmmu final : public FakeBusBase {
  public:
-  using guard = std::lock_guard<std::recursive_mutex>;
   struct Cmd {
     uint64_t d[2];
     uint8_t op() const { return uint8_t(d[0] & 0xff); }
@@ -55,7 +54,7 @@ class FakeSmmu final : public host_bus {
     size_t ncmds;  // commands consumed when it was freed
   };
 
-  FakeSmmu() {
+  FakeSmmu() : FakeBusBase(kDoorbell) {
     idr[0] = uint32_t(idr0::S1P | idr0::S2P | fprep(idr0::TTF, idr0::TTF_AARCH64) |
                       idr0::COHACC | fprep(idr0::HTTU, idr0::HTTU_ACCESS_DIRTY) | idr0::ATS |
                       idr0::ASID16 | idr0::MSI | idr0::SEV | idr0::PRI | idr0::VMID16 |
@@ -74,20 +73,15 @@ class FakeSmmu final : public host_bus {
   std::set<uint8_t> illegal_once;        // opcodes failing once with CERROR_ILL
   std::set<uint8_t> abort_once;          // ... with CERROR_ABT
   bool atc_sync_timeout_once = false;    // a CMD_SYNC after ATC_INV fails once
-  int fail_alloc_at = -1;                // the n-th dma_alloc (from 0) fails
   std::function<void(unsigned)> on_irq_raise;
 
   // --- observation ---
   std::vector<RegWrite> writes;
   std::vector<Cmd> cmds;
-  std::map<uint64_t, uint64_t> allocs;
   std::vector<FreeRec> frees;
-  std::map<unsigned, std::function<void()>> irqs;
   uint32_t gerror = 0;
   uint32_t cmdq_cons = 0, cons_err = 0;
   uint32_t evtq_prod = 0, priq_prod = 0;
-  uint64_t now = 0;  // ns
-  int nallocs = 0;
 
   uint64_t reg(uint64_t off) const {
     guard g(mu);
@@ -117,37 +111,6 @@ class FakeSmmu final : public host_bus {
   void writel(uint64_t pa, uint32_t v) override { write(pa - kBase, v, false); }
   void writeq(uint64_t pa, uint64_t v) override { write(pa - kBase, v, true); }
 
-  void mem_read(uint64_t pa, void *dst, size_t len) override {
-    guard g(mu);
-    auto *d = static_cast<uint8_t *>(dst);
-    for (size_t i = 0; i < len; i++) d[i] = byte(pa + i);
-  }
-  void mem_write(uint64_t pa, const void *src, size_t len) override {
-    guard g(mu);
-    const auto *s = static_cast<const uint8_t *>(src);
-    for (size_t i = 0; i < len; i++) page(pa + i)[(pa + i) & 4095] = s[i];
-  }
-  uint64_t dma_alloc(uint64_t bytes, uint64_t align) override {
-    guard g(mu);
-    EXPECT_GE(align, 4096u);
-    EXPECT_EQ(0u, align & (align - 1));
-    if (nallocs++ == fail_alloc_at) return 0;
-    const uint64_t pa = (next_ + align - 1) & ~(align - 1);
-    next_ = pa + bytes;
-    allocs[pa] = bytes;
-    for (uint64_t p = pa; p < pa + bytes; p += 4096) pages_.erase(p & ~4095ULL);  // zeroed
-    return pa;
-  }
-  void dma_free(uint64_t pa, uint64_t bytes) override {
-    guard g(mu);
-    auto it = allocs.find(pa);
-    EXPECT_NE(it, allocs.end()) << "free of " << std::hex << pa;
-    if (it != allocs.end()) {
-      EXPECT_EQ(it->second, bytes);
-      allocs.erase(it);
-    }
-    frees.push_back({pa, bytes, cmds.size()});
-  }
   bool poll32(uint64_t pa, uint32_t mask, uint32_t want, uint64_t interval,
               uint64_t timeout) override {
     guard g(mu);
@@ -162,53 +125,13 @@ class FakeSmmu final : public host_bus {
                   uint64_t timeout) override {
     guard g(mu);
     uint32_t v;
-    mem_read(pa, &v, 4);
+    rd(pa, &v, 4);
     if ((v & mask) == want) {
       now += interval;
       return true;
     }
     now += timeout;
     return false;
-  }
-  void delay_ns(uint64_t ns) override {
-    guard g(mu);
-    now += ns;
-  }
-  uint64_t now_ps() override {
-    guard g(mu);
-    return now * 1000;
-  }
-  int request_irq(unsigned line, std::function<void()> fn) override {
-    guard g(mu);
-    if (irqs.count(line)) return -EBUSY;
-    irqs[line] = std::move(fn);
-    return 0;
-  }
-  void free_irq(unsigned line) override {
-    guard g(mu);
-    irqs.erase(line);
-  }
-  uint64_t msi_doorbell(unsigned line) override { return kDoorbell + line * 4; }
-
-  // --- test helpers ---
-  uint64_t mem64(uint64_t pa) {
-    guard g(mu);
-    uint64_t v;
-    mem_read(pa, &v, 8);
-    return v;
-  }
-  void set_mem64(uint64_t pa, uint64_t v) { mem_write(pa, &v, 8); }
-  // Run the handler of line as the platform's IRQ thread does (not under
-  // the bus lock: the handler makes bus calls of its own).
-  void fire(unsigned line) {
-    std::function<void()> fn;
-    {
-      guard g(mu);
-      auto it = irqs.find(line);
-      ASSERT_NE(it, irqs.end()) << "no handler on line " << line;
-      fn = it->second;
-    }
-    fn();
   }
   // Append records to the event queue / PRI queue as the SMMU would.
   void push_event(const uint64_t rec[4]) {
@@ -242,7 +165,7 @@ class FakeSmmu final : public host_bus {
   std::array<uint64_t, 8> ste(uint32_t sid) {
     std::array<uint64_t, 8> s{};
     const uint64_t pa = ste_pa(sid);
-    if (pa) mem_read(pa, s.data(), 64);
+    if (pa) rd(pa, s.data(), 64);
     return s;
   }
   std::array<uint64_t, 8> cd(const std::array<uint64_t, 8> &s, uint32_t ssid) {
@@ -257,7 +180,7 @@ class FakeSmmu final : public host_bus {
       if (!(l1 & cd::L1_V)) return c;
       pa = (l1 & cd::L1_L2PTR_MASK) + (ssid & 1023) * 64ULL;
     }
-    mem_read(pa, c.data(), 64);
+    rd(pa, c.data(), 64);
     return c;
   }
   // Walk a 4K-granule table of 64 - tsz input bits; the leaf and its level
@@ -284,31 +207,18 @@ class FakeSmmu final : public host_bus {
     return {};
   }
 
- public:
-  mutable std::recursive_mutex mu;
+ protected:
+  void freed(uint64_t pa, uint64_t bytes) override { frees.push_back({pa, bytes, cmds.size()}); }
 
  private:
   void push(uint64_t base_reg, uint32_t &prod, const uint64_t *rec, unsigned dwords) {
     const uint64_t qb = reg(base_reg);
     const unsigned log2 = unsigned(qb & 0x1f);
     const uint64_t base = qb & q::BASE_ADDR_MASK;
-    mem_write(base + (prod & ((1u << log2) - 1)) * dwords * 8ULL, rec, dwords * 8);
+    wr(base + (prod & ((1u << log2) - 1)) * dwords * 8ULL, rec, dwords * 8);
     prod = (prod & q::OVERFLOW_FLAG) | ((prod + 1) & ((2u << log2) - 1));
   }
   std::map<uint64_t, uint64_t> regs_;
-  std::map<uint64_t, std::vector<uint8_t>> pages_;
-  uint64_t next_ = 0x80000000;
-
-  std::vector<uint8_t> &page(uint64_t pa) {
-    auto &p = pages_[pa & ~4095ULL];
-    if (p.empty()) p.assign(4096, 0);
-    return p;
-  }
-  uint8_t byte(uint64_t pa) const {
-    auto it = pages_.find(pa & ~4095ULL);
-    return it == pages_.end() ? 0 : it->second[pa & 4095];
-  }
-
   void write(uint64_t off, uint64_t v, bool q) {
     guard g(mu);
     writes.push_back({off, v, q});
@@ -331,7 +241,7 @@ class FakeSmmu final : public host_bus {
     const uint32_t prod = uint32_t(reg(reg::CMDQ_PROD)) & mask;
     while ((cmdq_cons & mask) != prod) {
       Cmd c;
-      mem_read(base + (cmdq_cons & ((1u << log2) - 1)) * 16ULL, c.d, 16);
+      rd(base + (cmdq_cons & ((1u << log2) - 1)) * 16ULL, c.d, 16);
       if (illegal_once.erase(c.op())) {
         cons_err = CERROR_ILL;
         raise_gerror(gerror::CMDQ_ERR);
@@ -352,7 +262,7 @@ class FakeSmmu final : public host_bus {
       cmds.push_back(c);
       if (c.op() == cmd::SYNC && fget(cmd::SYNC_CS, c.d[0]) == cmd::SYNC_CS_IRQ) {
         const uint32_t data = uint32_t(c.d[0] >> 32);
-        mem_write(c.d[1] & cmd::SYNC_MSIADDR_MASK, &data, 4);
+        wr(c.d[1] & cmd::SYNC_MSIADDR_MASK, &data, 4);
       }
       cmdq_cons = (cmdq_cons + 1) & mask;
     }

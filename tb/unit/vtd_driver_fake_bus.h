@@ -4,10 +4,9 @@
 // WBF), an invalidation queue consumer that records every descriptor,
 // completes waits by their status write and can be told to fail a
 // descriptor type once (IQE, ITE with an ITESID), fault recording registers
-// a test fills, a page request queue a test pushes into, interrupts a test
-// fires, and a memory map for dma_alloc with leak tracking. Every call holds
-// one (recursive) lock, so the concurrency tests can share it between
-// threads. The helpers read the structures back as the hardware would:
+// a test fills, a page request queue a test pushes into; memory, time and
+// interrupts are FakeBusBase's (fake_bus_base.h). The helpers read the
+// structures back as the hardware would:
 // RTADDR → root → context → PASID directory/table → second-stage tables.
 #pragma once
 
@@ -26,6 +25,7 @@
 
 #include "core/iommu.h"
 #include "drivers/hostbus.h"
+#include "fake_bus_base.h"
 #include "drivers/vtd/regs.h"
 
 namespace iommusim::test::vtdt {
@@ -50,16 +50,15 @@ inline constexpr uint64_t kEcap = 1ULL | (1ULL << 1) | (1ULL << 2) | (1ULL << 3)
                                   (1ULL << 42) | (1ULL << 43) | (1ULL << 45) | (1ULL << 46) |
                                   (1ULL << 47) | (1ULL << 48);
 
-class FakeVtd final : public host_bus {
+class FakeVtd final : public FakeBusBase {
  public:
-  using guard = std::lock_guard<std::recursive_mutex>;
   struct RegWrite {
     uint64_t off;
     uint64_t val;
     bool q;
   };
 
-  FakeVtd() {
+  FakeVtd() : FakeBusBase(kDoorbell) {
     put(reg::VER, 0x40, 4);
     put(reg::CAP, kCap, 8);
     put(reg::ECAP, kEcap, 8);
@@ -67,7 +66,6 @@ class FakeVtd final : public host_bus {
 
   // --- configuration ---
   bool gsts_follows = true;
-  int fail_alloc_at = -1;          // the n-th dma_alloc (from 0) fails
   std::set<uint64_t> iqe_once;     // descriptor types failing once with IQE
   std::set<uint64_t> ite_once;     // descriptor types timing out once (ITE)
   bool ice_once = false;           // an ICE comes with the next wait
@@ -81,16 +79,12 @@ class FakeVtd final : public host_bus {
   // Register-based invalidations: CCMD values, and (IVA, IOTLB_REG) pairs.
   std::vector<uint64_t> ccmds;
   std::vector<std::pair<uint64_t, uint64_t>> iotlb_regs;
-  std::map<uint64_t, uint64_t> allocs;
-  std::map<unsigned, std::function<void()>> irqs;
   uint32_t gsts = 0, fsts = 0, prs = 0;
   uint64_t iqer = 0;
   unsigned iqh = 0;                // index of the next descriptor
   uint64_t pqt = 0;                // page request queue tail (bytes)
-  uint64_t now = 0;                // ns
-  int nallocs = 0;
   unsigned wbf = 0;                // write-buffer flushes
-  uint64_t mem_reads = 0, mem_writes = 0, reg_reads = 0, reg_writes = 0, polls = 0;
+  uint64_t reg_reads = 0, reg_writes = 0, polls = 0;
 
   void set_cap(uint64_t v) { put(reg::CAP, v, 8); }
   void set_ecap(uint64_t v) { put(reg::ECAP, v, 8); }
@@ -142,48 +136,6 @@ class FakeVtd final : public host_bus {
     write(pa - kVtdBase, v, true);
   }
 
-  // The driver's accesses are counted (host_bus cost); the fake's own and
-  // the tests' (rd/wr, mem64, set_mem64) are not.
-  void mem_read(uint64_t pa, void *dst, size_t len) override {
-    guard g(mu);
-    mem_reads++;
-    rd(pa, dst, len);
-  }
-  void mem_write(uint64_t pa, const void *src, size_t len) override {
-    guard g(mu);
-    mem_writes++;
-    wr(pa, src, len);
-  }
-  void rd(uint64_t pa, void *dst, size_t len) {
-    guard g(mu);
-    auto *d = static_cast<uint8_t *>(dst);
-    for (size_t i = 0; i < len; i++) d[i] = byte(pa + i);
-  }
-  void wr(uint64_t pa, const void *src, size_t len) {
-    guard g(mu);
-    const auto *s = static_cast<const uint8_t *>(src);
-    for (size_t i = 0; i < len; i++) page(pa + i)[(pa + i) & 4095] = s[i];
-  }
-  uint64_t dma_alloc(uint64_t bytes, uint64_t align) override {
-    guard g(mu);
-    EXPECT_GE(align, 4096u);
-    EXPECT_EQ(0u, align & (align - 1));
-    if (nallocs++ == fail_alloc_at) return 0;
-    const uint64_t pa = (next_ + align - 1) & ~(align - 1);
-    next_ = pa + bytes;
-    allocs[pa] = bytes;
-    for (uint64_t p = pa; p < pa + bytes; p += 4096) pages_.erase(p);  // zeroed
-    return pa;
-  }
-  void dma_free(uint64_t pa, uint64_t bytes) override {
-    guard g(mu);
-    auto it = allocs.find(pa);
-    EXPECT_NE(it, allocs.end()) << "free of " << std::hex << pa;
-    if (it != allocs.end()) {
-      EXPECT_EQ(it->second, bytes);
-      allocs.erase(it);
-    }
-  }
   bool poll32(uint64_t pa, uint32_t mask, uint32_t want, uint64_t interval,
               uint64_t timeout) override {
     guard g(mu);
@@ -216,45 +168,6 @@ class FakeVtd final : public host_bus {
     }
     now += timeout;
     return false;
-  }
-  void delay_ns(uint64_t ns) override {
-    guard g(mu);
-    now += ns;
-  }
-  uint64_t now_ps() override {
-    guard g(mu);
-    return now * 1000;
-  }
-  int request_irq(unsigned line, std::function<void()> fn) override {
-    guard g(mu);
-    if (irqs.count(line)) return -EBUSY;
-    irqs[line] = std::move(fn);
-    return 0;
-  }
-  void free_irq(unsigned line) override {
-    guard g(mu);
-    irqs.erase(line);
-  }
-  uint64_t msi_doorbell(unsigned line) override { return kDoorbell + line * 4; }
-
-  // --- test helpers ---
-  uint64_t mem64(uint64_t pa) {
-    uint64_t v;
-    rd(pa, &v, 8);
-    return v;
-  }
-  void set_mem64(uint64_t pa, uint64_t v) { wr(pa, &v, 8); }
-  // Run the handler of line as the platform's IRQ thread does (not under
-  // the bus lock: the handler makes bus calls of its own).
-  void fire(unsigned line) {
-    std::function<void()> fn;
-    {
-      guard g(mu);
-      auto it = irqs.find(line);
-      ASSERT_NE(it, irqs.end()) << "no handler on line " << line;
-      fn = it->second;
-    }
-    fn();
   }
   // Descriptors consumed since index from, of type t.
   std::vector<qi_desc> descs_of(uint64_t t, size_t from = 0) const {
@@ -347,13 +260,9 @@ class FakeVtd final : public host_bus {
     return {};
   }
 
-  mutable std::recursive_mutex mu;
-
  private:
   std::array<uint8_t, 4096> regs_{};
   std::vector<std::pair<uint64_t, uint32_t>> late_;
-  std::map<uint64_t, std::vector<uint8_t>> pages_;
-  uint64_t next_ = 0x80000000;
 
   void put(uint64_t off, uint64_t v, unsigned n) {
     if (off + n <= regs_.size()) memcpy(&regs_[off], &v, n);
@@ -363,16 +272,6 @@ class FakeVtd final : public host_bus {
     if (off + n <= regs_.size()) memcpy(&v, &regs_[off], n);
     return v;
   }
-  std::vector<uint8_t> &page(uint64_t pa) {
-    auto &p = pages_[pa & ~4095ULL];
-    if (p.empty()) p.assign(4096, 0);
-    return p;
-  }
-  uint8_t byte(uint64_t pa) const {
-    auto it = pages_.find(pa & ~4095ULL);
-    return it == pages_.end() ? 0 : it->second[pa & 4095];
-  }
-
   void write(uint64_t off, uint64_t v, bool q) {
     guard g(mu);
     writes.push_back({off, v, q});
