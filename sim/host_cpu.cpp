@@ -40,7 +40,7 @@ host_cpu::host_cpu(sc_core::sc_module_name name, const host_cpu_config &cfg,
   stats_.set_name(this->name());
   for (const char *c : {"requests", "mmio_reads", "mmio_writes", "mmio_errors", "mem_reads",
                         "mem_writes", "mem_read_bytes", "mem_write_bytes", "mem_errors", "polls",
-                        "poll_reads", "poll_timeouts", "delays", "busy_cycles"})
+                        "poll_reads", "poll_timeouts", "delays", "busy_cycles", "agent_lapses"})
     stats_.counter(c);
   models::stats_registry::get().add(&stats_);
 }

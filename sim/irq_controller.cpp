@@ -97,6 +97,10 @@ void irq_controller::queue_line(unsigned line) {
     if (s.pending) return;  // coalesce with the edge not yet handled
     s.pending = true;
     queue_.push_back(line);
+    if (irq_idle_ && irq_agent_) {
+      sim_thread::get().grant(*irq_agent_);
+      irq_idle_ = false;
+    }
   }
   cv_.notify_all();
 }
@@ -137,8 +141,10 @@ void irq_controller::free_irq(unsigned line) {
   std::unique_lock<std::mutex> l(m_);
   state_[line].handler.reset();
   // synchronize_irq(): let a running handler finish, unless we are it.
-  if (std::this_thread::get_id() != irq_thread_id_)
+  if (std::this_thread::get_id() != irq_thread_id_) {
+    sim_thread::get().agent_block();  // the handler may need simulated time
     cv_.wait(l, [&] { return !state_[line].running; });
+  }
 }
 
 void irq_controller::start_thread() {
@@ -150,6 +156,7 @@ void irq_controller::start_thread() {
 }
 
 void irq_controller::stop_thread() {
+  sim_thread::get().agent_block();
   std::unique_lock<std::mutex> l(m_);
   stopping_ = true;
   cv_.notify_all();
@@ -171,6 +178,7 @@ bool irq_controller::quiet() {
 }
 
 void irq_controller::wait_quiet() {
+  sim_thread::get().agent_block();
   std::unique_lock<std::mutex> l(m_);
   cv_.wait(l, [&] {
     if (stopping_) return true;
@@ -182,9 +190,17 @@ void irq_controller::wait_quiet() {
 }
 
 void irq_controller::irq_main() {
+  std::shared_ptr<host_agent> me = sim_thread::get().current_agent();
   std::unique_lock<std::mutex> l(m_);
+  irq_agent_ = me;
   for (;;) {
+    if (queue_.empty() && !stopping_) {
+      // Nothing to do: not runnable until queue_line() grants a token.
+      irq_idle_ = true;
+      sim_thread::get().agent_block();
+    }
     cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+    irq_idle_ = false;
     if (stopping_) {
       thread_done_ = true;
       cv_.notify_all();

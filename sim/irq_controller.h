@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "models/common/stats.h"
+#include "sim/sim_thread.h"
 
 namespace iommusim::sim {
 
@@ -106,6 +107,10 @@ class irq_controller : public sc_core::sc_module {
   bool thread_done_ = false;
   std::thread thread_;
   std::thread::id irq_thread_id_;
+  // The IRQ thread as a host agent: an edge queued while it waits for work
+  // makes it runnable at that simulated time (docs/platform.md, "Determinism").
+  std::shared_ptr<host_agent> irq_agent_;
+  bool irq_idle_ = false;
 
   models::stats_group stats_;
   std::atomic<uint64_t> handled_{0}, unhandled_{0};  // IRQ thread

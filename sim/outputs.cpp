@@ -21,6 +21,7 @@
 #include "iommufd_api/drivers/smmuv3/smmuv3_driver.h"
 #include "iommufd_api/drivers/vtd/vtd_driver.h"
 #include "sim/dma_tap.h"
+#include "sim/host_cpu.h"
 #include "sim/irq_controller.h"
 #include "sim/platform.h"
 #include "sim/sim_thread.h"
@@ -107,6 +108,8 @@ bool run_vcd2fst(const std::string &vcd, const std::string &fst, std::string *er
 void platform::snapshot_stats(std::string *json, std::string *table) {
   auto take = [&] {
     irqs_->sync_stats();
+    // Tokens forfeited by host agents (docs/platform.md, "Determinism").
+    cpu_->stats().counter("agent_lapses") = sim_thread::get().lapses();
     // Every registered group, plus model groups that did not register, plus
     // the drivers' counters.
     std::vector<stats_group> groups;

@@ -7,6 +7,7 @@
 
 #include <systemc>
 #include <tlm>
+#include <tlm_utils/simple_initiator_socket.h>
 
 #include <algorithm>
 #include <atomic>
@@ -62,6 +63,12 @@ const std::pair<const char *, uint64_t> kSmmuTraceRegs[] = {
     {"cr0", 0x20},           {"cr0ack", 0x24},         {"gerror", 0x60},
     {"cmdq_prod", 0x98},     {"cmdq_cons", 0x9c},      {"eventq_prod", 0x100a8},
     {"eventq_cons", 0x100ac}, {"priq_prod", 0x100c8},  {"priq_cons", 0x100cc}};
+
+// A DMA master that never issues, for an IOMMU's otherwise unbound upstream.
+struct idle_master : sc_core::sc_module {
+  tlm_utils::simple_initiator_socket<idle_master> socket;
+  explicit idle_master(sc_core::sc_module_name n) : sc_core::sc_module(n), socket("socket") {}
+};
 
 // VT-d registers shown in waveforms: status, fault status and the queue
 // pointers (VT-d §11.4).
@@ -175,6 +182,8 @@ platform &platform::load_config(platform_config cfg) {
   static bool registered = [] { return std::atexit(at_exit_handler) == 0; }();
   (void)registered;
   p->irqs_->start_thread();
+  // A program waiting on a fault fd or an eventfd is blocked, not runnable.
+  iommufd::set_block_hook([] { sim_thread::get().agent_block(); });
   p->probe_drivers();
   p->register_devices();
   return *p;
@@ -300,9 +309,19 @@ void platform::build() {
     };
   }
 
-  // Devices: each behind a tap on its IOMMU's upstream socket.
+  // Devices: each behind a tap on its IOMMU's upstream socket. An IOMMU with
+  // no device still needs its upstream socket bound (SystemC's E109): a
+  // master that never issues stands in ("upstream.<iommu>_none").
   new container("upstream", [&] {
     for (device &dv : devices_) dv.tap = new dma_tap(dv.desc->name.c_str(), dv.desc->name, log_.get());
+    for (iommu &io : iommus_) {
+      bool used = false;
+      for (const device &dv : devices_) used = used || dv.behind == &io;
+      if (used) continue;
+      auto *none = new idle_master((io.desc->name + "_none").c_str());
+      if (io.model) none->socket.bind(io.model->upstream);
+      else none->socket.bind(io.vtd_model->upstream);
+    }
   });
   for (device &dv : devices_) {
     const device_desc &d = *dv.desc;
@@ -493,6 +512,8 @@ void platform::run_until_idle() {
       continue;
     }
     quiet_rounds = 0;
+    // Waiting for the simulation: this thread is blocked, not runnable.
+    sim.agent_block();
     if (idle) irqs_->wait_quiet();
     else std::this_thread::sleep_for(std::chrono::microseconds(200));
   }

@@ -7,7 +7,10 @@
 
 #include <systemc>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <deque>
 #include <exception>
 #include <new>
@@ -27,7 +30,13 @@ struct sim_thread::kernel_side : public sc_core::sc_module {
       }
       async_request_update();
     }
+    // While the gate is pending, posts wait for it (gate() drains them), so
+    // a holder's next request lands at the same delta however fast it came.
     void update() override {
+      if (*defer) return;
+      drain();
+    }
+    void drain() {
       std::deque<std::function<void()>> batch;
       {
         std::lock_guard<std::mutex> l(m);
@@ -37,11 +46,24 @@ struct sim_thread::kernel_side : public sc_core::sc_module {
     }
     std::mutex m;
     std::deque<std::function<void()>> incoming;
+    const bool *defer = nullptr;
   };
 
   SC_HAS_PROCESS(kernel_side);
-  explicit kernel_side(sc_core::sc_module_name n) : sc_core::sc_module(n) {
+  kernel_side(sc_core::sc_module_name n, sim_thread &t) : sc_core::sc_module(n), owner(t) {
+    box.defer = &gate_pending;
     SC_THREAD(executor);
+    SC_METHOD(gate);
+    sensitive << gate_ev;
+    dont_initialize();
+  }
+
+  // One delta after a grant: hold the simulation until every holder has
+  // posted or blocked, then run what was posted meanwhile.
+  void gate() {
+    owner.gate_wait();
+    gate_pending = false;
+    box.drain();
   }
 
   // Runs run_in_process() work and the stop request, in arrival order.
@@ -58,11 +80,93 @@ struct sim_thread::kernel_side : public sc_core::sc_module {
     }
   }
 
+  sim_thread &owner;
   mailbox box;
   std::deque<std::function<void()>> work;  // simulation thread only
   sc_core::sc_event work_ev;
   bool stop_requested = false;
+  bool gate_pending = false;               // simulation thread only
+  sc_core::sc_event gate_ev;
 };
+
+namespace {
+// The calling thread's agent; its token goes when the thread ends.
+struct agent_slot {
+  std::shared_ptr<host_agent> a;
+  ~agent_slot() {
+    if (a) sim_thread::get().agent_block();
+  }
+};
+thread_local agent_slot t_agent;
+}  // namespace
+
+std::shared_ptr<host_agent> sim_thread::current_agent() {
+  if (!t_agent.a) t_agent.a = std::make_shared<host_agent>();
+  return t_agent.a;
+}
+
+void sim_thread::release(host_agent &a) {
+  if (!a.holds) return;
+  a.holds = false;
+  holders_.erase(std::find(holders_.begin(), holders_.end(), &a));
+  if (holders_.empty()) gate_cv_.notify_all();
+}
+
+void sim_thread::agent_block() {
+  if (!t_agent.a) return;
+  std::lock_guard<std::mutex> l(gate_m_);
+  release(*t_agent.a);
+}
+
+void sim_thread::grant(host_agent &a) {
+  if (!host_sync_) return;
+  {
+    std::lock_guard<std::mutex> l(gate_m_);
+    if (a.holds) return;
+    a.holds = true;
+    holders_.push_back(&a);
+  }
+  if (ks_ && !ks_->gate_pending) {
+    ks_->gate_pending = true;
+    ks_->gate_ev.notify(sc_core::SC_ZERO_TIME);
+  }
+}
+
+void sim_thread::gate_wait() {
+  std::unique_lock<std::mutex> l(gate_m_);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kGraceMs);
+  while (!holders_.empty()) {
+    if (gate_cv_.wait_until(l, deadline) == std::cv_status::timeout && !holders_.empty()) {
+      // A holder blocked where the simulation cannot see it: go on without it.
+      for (host_agent *a : holders_) a->holds = false;
+      lapses_ += holders_.size();
+      holders_.clear();
+    }
+  }
+}
+
+void completion::complete() {
+  // The requester is runnable before it can run (simulation thread only: the
+  // grant must precede the wake-up).
+  std::shared_ptr<host_agent> a;
+  sim_thread *owner = nullptr;
+  {
+    std::lock_guard<std::mutex> l(m_);
+    if (st_ != open) return;
+    a = agent_;
+    owner = owner_;
+  }
+  if (a && owner && owner->on_sim_thread()) owner->grant(*a);
+  finish(done);
+}
+
+bool completion::wait() {
+  // Posted: the simulation may run on without this thread until it completes.
+  sim_thread::get().agent_block();
+  std::unique_lock<std::mutex> l(m_);
+  cv_.wait(l, [&] { return st_ != open; });
+  return st_ == done;
+}
 
 void completion::finish(status s) {
   sim_thread *owner = nullptr;
@@ -90,6 +194,7 @@ std::shared_ptr<completion> sim_thread::new_request() {
     return c;
   }
   c->owner_ = this;
+  c->agent_ = current_agent();
   open_[c.get()] = c;
   return c;
 }
@@ -119,6 +224,10 @@ std::string sim_thread::start(std::function<void()> build) {
   if (state_.load() != state::idle) return "the simulation was already started (SystemC elaborates once per process)";
   state_ = state::starting;
   build_done_ = false;
+  // IOMMUSIM_HOST_SYNC=0: no tokens (the simulation runs on while host agents
+  // compute; not repeatable). For measurements only.
+  const char *hs = std::getenv("IOMMUSIM_HOST_SYNC");
+  host_sync_ = !(hs && std::string(hs) == "0");
   thread_ = std::thread([this, b = std::move(build)]() mutable { main(std::move(b)); });
   cv_.wait(l, [&] { return build_done_; });
   if (!build_error_.empty()) {
@@ -140,7 +249,7 @@ void sim_thread::main(std::function<void()> build) {
   sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
   sc_core::sc_report_handler::set_actions("tracing timescale unit set", sc_core::SC_DO_NOTHING);
   try {
-    ks_ = new kernel_side("iommusim_kernel");
+    ks_ = new kernel_side("iommusim_kernel", *this);
     build();
     // Elaboration and initialisation happen here, so binding errors are
     // the builder's errors.
@@ -225,6 +334,7 @@ void sim_thread::stop() {
     return;
   }
   if (forked_) return;
+  agent_block();  // the simulation must not wait for its stopper
   std::lock_guard<std::mutex> g(stop_lock_);
   {
     std::lock_guard<std::mutex> l(lock_);

@@ -16,6 +16,18 @@
 // the thread's own executor, where wait() is allowed, and blocks until it
 // returns.
 //
+// Determinism (docs/platform.md, "Determinism"): every OS thread that talks
+// to the simulation is a host agent. An agent whose blocking request just
+// completed is *runnable* and holds a token; so is the IRQ thread once an
+// interrupt is queued for it. While any token is held the simulation goes no
+// further than the next delta cycle: the gate process waits (on the OS) until
+// every holder has posted its next request or declared itself blocked
+// (agent_block(): waiting for the simulation to go idle, on an fd, ...), then
+// runs the posts it collected. So where a request lands in simulated time
+// depends on the program, not on host scheduling. A holder that neither posts
+// nor blocks within kGraceMs of wall-clock time (it waits for another thread,
+// say) forfeits its token: the simulation goes on, and lapses() counts it.
+//
 // Shutdown: stop() (idempotent; also run at process exit) makes the executor
 // call sc_stop(), joins the thread, then runs the on-stop callbacks on the
 // calling thread (trace files are closed on the simulation thread before
@@ -35,19 +47,21 @@
 
 namespace iommusim::sim {
 
+// An OS thread as the simulation sees it (see "Determinism" above).
+struct host_agent {
+  bool holds = false;  // runnable: holds a token (under sim_thread's gate lock)
+};
+
 // One blocking request of an OS thread to the simulation: the simulation side
-// calls complete(); the requester wait()s. A request still open when the
+// calls complete(); the requester wait()s. Waiting releases the requester's
+// token; completing on the simulation thread grants it a new one. A request still open when the
 // simulation stops is aborted (wait() returns false), so nobody hangs at exit.
 class completion {
  public:
-  void complete() { finish(done); }
+  void complete();
   void abort() { finish(aborted); }
-  // True if completed, false if aborted.
-  bool wait() {
-    std::unique_lock<std::mutex> l(m_);
-    cv_.wait(l, [&] { return st_ != open; });
-    return st_ == done;
-  }
+  // True if completed, false if aborted. Call after the request was posted.
+  bool wait();
 
  private:
   enum status { open, done, aborted };
@@ -57,6 +71,7 @@ class completion {
   std::condition_variable cv_;
   status st_ = open;
   class sim_thread *owner_ = nullptr;
+  std::shared_ptr<host_agent> agent_;  // the requester
 };
 
 class sim_thread {
@@ -93,6 +108,16 @@ class sim_thread {
   // simulation is not running.
   std::shared_ptr<completion> new_request();
 
+  // Host agents. The calling thread's agent (created on first use).
+  std::shared_ptr<host_agent> current_agent();
+  // The calling thread blocks outside the simulation: release its token.
+  void agent_block();
+  // Simulation thread: make `a` runnable (it holds a token) now.
+  void grant(host_agent &a);
+  // Tokens forfeited after kGraceMs (a run with lapses may not be repeatable).
+  uint64_t lapses() const { return lapses_.load(); }
+  static constexpr int kGraceMs = 500;
+
   bool running() const { return state_.load() == state::running; }
   bool stopped() const { return state_.load() == state::stopped; }
   bool on_sim_thread() const { return std::this_thread::get_id() == sim_id_.load(); }
@@ -120,6 +145,16 @@ class sim_thread {
   friend class completion;
   void untrack(completion *c);
   std::map<completion *, std::weak_ptr<completion>> open_;  // under lock_
+
+  // The gate (simulation thread): wait until no agent holds a token.
+  friend struct kernel_side;
+  void gate_wait();
+  void release(host_agent &a);  // under gate_m_
+  std::mutex gate_m_;
+  std::condition_variable gate_cv_;
+  std::vector<host_agent *> holders_;  // under gate_m_
+  std::atomic<uint64_t> lapses_{0};
+  bool host_sync_ = true;  // set before the simulation starts
 };
 
 }  // namespace iommusim::sim

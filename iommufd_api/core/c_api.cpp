@@ -98,6 +98,7 @@ int iommusim_poll(struct pollfd *fds, nfds_t nfds, int timeout) {
       f->put();
     }
   }
+  if (!ready_now && timeout != 0) before_block();
   struct timespec ts, *tsp = nullptr;
   if (ready_now || timeout >= 0) {
     int ms = ready_now ? 0 : timeout;

@@ -3,6 +3,8 @@
 #include "vfs.h"
 
 #include <poll.h>
+
+#include <atomic>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -120,6 +122,16 @@ int fd_table::close(int fd) {
   }
   f->put();
   return 0;
+}
+
+namespace {
+std::atomic<block_hook> g_block_hook{nullptr};
+}  // namespace
+
+void set_block_hook(block_hook hook) { g_block_hook.store(hook); }
+
+void before_block() {
+  if (block_hook h = g_block_hook.load()) h();
 }
 
 }  // namespace iommusim::iommufd

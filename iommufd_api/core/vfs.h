@@ -82,4 +82,11 @@ class fd_table {
   fd_table() = default;
 };
 
+// A thread is about to block waiting for files (iommusim_poll): the platform
+// hears of it, since a waiting program no longer holds simulated time still
+// (docs/platform.md, "Determinism"). No hook: nothing happens.
+using block_hook = void (*)();
+void set_block_hook(block_hook hook);
+void before_block();
+
 }  // namespace iommusim::iommufd
