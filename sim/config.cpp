@@ -719,7 +719,7 @@ void read_smmuv3(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vec
 
 // An Intel VT-d remapping unit (models/vtd/config.h; docs/platform_config.md).
 void read_vtd(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vector<irq_req> *irqs,
-              const interrupt_config &ints) {
+              const interrupt_config &ints, models::timing_mode timing) {
   models::vtd::vtd_config &v = d->vtd;
   v.interrupt_range_base = ints.msi_base;
   v.interrupt_range_size = uint64_t{ints.lines} * 0x1000;
@@ -800,7 +800,9 @@ void read_vtd(reader &r, map_reader &m, iommu_desc *d, size_t index, std::vector
       sm.finish();
     }
   }
-  read_cache(r, m.get("iotlb"), m.join("iotlb"), &v.iotlb);
+  // The IOTLB may run on the Verilated RTL IOTLB (tlb_impl: rtl), as the
+  // SMMUv3's main TLB does: same tag mapping (models/vtd/iotlb.h).
+  read_main_tlb(r, m.get("iotlb"), m.join("iotlb"), &v.iotlb, timing);
   read_cache(r, m.get("context_cache"), m.join("context_cache"), &v.context_cache);
   read_cache(r, m.get("pasid_cache"), m.join("pasid_cache"), &v.pasid_cache);
   {  // paging-structure caches by level: 0 PML5E, 1 PML4E, 2 PDPTE, 3 PDE
@@ -909,7 +911,7 @@ void parse_root(reader &r, const YAML::Node &root, const std::string &base_dir, 
       if (d.base % 0x1000 != 0)
         r.error(base_loc, ip + ".base", "a VT-d unit's registers must be 4 KiB aligned, found " + hex(d.base));
       const size_t before = r.error_count();
-      read_vtd(r, im, &d, c->iommus.size(), &irqs, c->interrupts);
+      read_vtd(r, im, &d, c->iommus.size(), &irqs, c->interrupts, c->timing);
       if (r.error_count() == before)
         if (std::string why = d.vtd.check(); !why.empty()) r.error(locate(r, item, why, d.loc), ip, why);
     }
@@ -1020,6 +1022,7 @@ void parse_root(reader &r, const YAML::Node &root, const std::string &base_dir, 
       auto &t = d.trace_replayer;
       t.autostart = false;
       dm.uint("issue_cycles", &t.issue_cycles, 0, 1u << 30);
+      dm.uint("outstanding", &t.outstanding, 1, 1024);
       dm.uint("pri_max_retries", &t.pri_max_retries, 0, 1u << 16);
       dm.u64("pri_timeout_cycles", &t.pri_timeout_cycles);
       dm.boolean("autostart", &t.autostart);
