@@ -111,3 +111,21 @@ TEST(PlatformBoot, CApiReportsConfigErrors) {
   ASSERT_EQ(iommusim_platform_load(kDefault.c_str()), 0) << iommusim_platform_error();
   iommusim_platform_shutdown();
 }
+
+// An IOMMU with nothing behind it still elaborates, and its driver probes
+// (the upstream socket gets a master that never issues).
+TEST(PlatformBoot, IommusWithoutDevicesBoot) {
+  platform &p = platform::load_string(
+      "iommus:\n"
+      "  - {name: smmu0, type: smmuv3}\n"
+      "  - {name: dmar0, type: vtd, base: 0x0a00_0000}\n",
+      "yaml");
+  ASSERT_EQ(p.iommus().size(), 2u);
+  ASSERT_NE(p.iommus()[0].driver, nullptr);
+  EXPECT_TRUE(p.iommus()[0].driver->probed());
+  ASSERT_NE(p.iommus()[1].vtd_driver, nullptr);
+  EXPECT_TRUE(p.iommus()[1].vtd_driver->probed());
+  EXPECT_TRUE(p.devices().empty());
+  p.run_until_idle();
+  p.shutdown();
+}
