@@ -14,10 +14,12 @@
 
 #include <cstring>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "iommufd_api/drivers/vtd/vtd_driver.h"
 #include "models/common/x86_paging.h"
+#include "models/vtd/regs.h"
 #include "models/vtd/vtd.h"
 #include "platform_test_util.h"
 
@@ -107,6 +109,16 @@ struct nested_e2e {
     const int rc = iommusim_ioctl(fd, IOMMU_HWPT_INVALIDATE, &c) ? errno : 0;
     *done = c.entry_num;
     return rc;
+  }
+
+  // The 256-bit descriptor `back` places before the invalidation queue's
+  // tail (1: the last one written): its first two quadwords.
+  std::pair<uint64_t, uint64_t> queued(unsigned back) {
+    p.run_until_idle();
+    const uint64_t iqa = model.peek_reg(models::vtd::reg::IQA, 8), iqt = model.peek_reg(models::vtd::reg::IQT, 8);
+    const uint64_t qbytes = uint64_t{4096} << (iqa & 7);
+    const uint64_t at = (iqa & ~0xfffull) + (iqt + qbytes - 32 * back) % qbytes;
+    return {bus.mem_read64(at), bus.mem_read64(at + 8)};
   }
 
   uint64_t model_counter(const char *unit, const char *name) {
@@ -213,6 +225,16 @@ TEST_P(VtdNestedE2E, FirstStageTableOfTheProgramTranslatesAndHwptInvalidateTakes
   EXPECT_EQ(d1.descriptors - d0.descriptors, 2u);
   EXPECT_EQ(t.model_counter("qi", "piotlb_inv") - piotlb0, 1u);
   EXPECT_EQ(t.model_counter("", "iotlb_invalidated") - gone0, 1u);
+  // The descriptors (VT-d §6.5.2.4, §6.5.2.8): P_IOTLB (type 6),
+  // page-selective-within-PASID (granularity 3), PASID 0 (RID_PASID), the
+  // nested domain's DID; the page, IH = 1 (the leaf hint), AM = 0. Then the
+  // wait (type 5) with a status write (SW).
+  const auto [p0, p1] = t.queued(2);
+  const uint64_t did = (p0 >> 16) & 0xffff;
+  EXPECT_EQ(p0 & ~(0xffffull << 16), (3ull << 4) | 6);
+  EXPECT_NE(did, 0u);
+  EXPECT_EQ(p1, kGiova | (1ull << 6));
+  EXPECT_EQ(t.queued(1).first & 0x2f, 0x25u);
 
   st = run_dma(t.bus, bar, 0, kGiova + 0x400, 128, dma_test::CTRL_FILL, 0x0102'0304'0506'0708ULL);
   ASSERT_EQ(st & dma_test::ST_ERROR, 0u) << std::hex << st;
@@ -243,6 +265,11 @@ TEST_P(VtdNestedE2E, FirstStageTableOfTheProgramTranslatesAndHwptInvalidateTakes
   EXPECT_EQ(done, 1u);
   EXPECT_EQ(t.model_counter("qi", "piotlb_inv") - piotlb0, 2u);
   EXPECT_EQ(t.model_counter("", "iotlb_invalidated") - gone0, 3u);
+  // Pages 9 and 10 straddle a 2-page boundary, so (as Linux's
+  // calculate_psi_aligned_address) the mask grows to 4 pages: AM = 2 at the
+  // 16 KiB-aligned address; no leaf hint.
+  EXPECT_EQ(t.queued(2).first, (did << 16) | (3ull << 4) | 6);
+  EXPECT_EQ(t.queued(2).second, (kGiova & ~0x3fffull) | 2);
   st = run_dma(t.bus, bar, kGiova + 0x1000 + 0x80, kGiova + 0x900, 64, 0);
   ASSERT_EQ(st & dma_test::ST_ERROR, 0u) << std::hex << st;
   EXPECT_EQ(t.model_counter("", "nested_walks") - walks0, 5u);
