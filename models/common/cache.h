@@ -81,6 +81,18 @@ struct cache_config {
   uint32_t assoc() const { return ways == 0 || ways >= entries ? entries : ways; }
   // Empty string if the geometry is usable, else why not (for config errors).
   std::string check() const;
+
+  // The parameters a model's default config names; the rest as above.
+  static cache_config make(const char *name, uint32_t entries, uint32_t ways,
+                           replacement_policy policy, uint32_t lookup) {
+    cache_config c;
+    c.name = name;
+    c.entries = entries;
+    c.ways = ways;
+    c.policy = policy;
+    c.lookup_cycles = lookup;
+    return c;
+  }
 };
 
 struct cache_stats {

@@ -91,37 +91,26 @@ struct smmuv3_config {
   unsigned walk_slots = 4;          // TCU: table walks (and STE/CD fetches) at once
 
   // MMU-600-like structures (see docs/smmuv3.md for the rationale).
-  cache_config micro_tlb = make_cache("utlb", 32, 0, replacement_policy::lru, 1);
-  cache_config main_tlb = make_cache("main_tlb", 2048, 4, replacement_policy::plru, 3);
-  cache_config config_cache = make_cache("cfg_cache", 64, 0, replacement_policy::lru, 2);
+  cache_config micro_tlb = cache_config::make("utlb", 32, 0, replacement_policy::lru, 1);
+  cache_config main_tlb = cache_config::make("main_tlb", 2048, 4, replacement_policy::plru, 3);
+  cache_config config_cache = cache_config::make("cfg_cache", 64, 0, replacement_policy::lru, 2);
   // Walk caches by the level of the table descriptor they hold (0, 1, 2):
   // entry i of wc_s1 caches stage-1 level-i table descriptors. entries == 0
   // disables a level.
   std::vector<cache_config> walk_cache_s1 = {
-      make_cache("wc_s1_l0", 16, 0, replacement_policy::lru, 2),
-      make_cache("wc_s1_l1", 32, 0, replacement_policy::lru, 2),
-      make_cache("wc_s1_l2", 128, 4, replacement_policy::plru, 2)};
+      cache_config::make("wc_s1_l0", 16, 0, replacement_policy::lru, 2),
+      cache_config::make("wc_s1_l1", 32, 0, replacement_policy::lru, 2),
+      cache_config::make("wc_s1_l2", 128, 4, replacement_policy::plru, 2)};
   std::vector<cache_config> walk_cache_s2 = {
-      make_cache("wc_s2_l0", 16, 0, replacement_policy::lru, 2),
-      make_cache("wc_s2_l1", 32, 0, replacement_policy::lru, 2),
-      make_cache("wc_s2_l2", 128, 4, replacement_policy::plru, 2)};
+      cache_config::make("wc_s2_l0", 16, 0, replacement_policy::lru, 2),
+      cache_config::make("wc_s2_l1", 32, 0, replacement_policy::lru, 2),
+      cache_config::make("wc_s2_l2", 128, 4, replacement_policy::plru, 2)};
 
   bool gbpa_abort_at_reset = false;    // GBPA.ABORT after reset (IMPLEMENTATION DEFINED)
   uint64_t atc_inv_timeout = 1'000'000;  // cycles a CMD_SYNC waits for ATC invalidation completions
 
   // Empty if every value is usable, else the first reason one is not.
   std::string check() const;
-
-  static cache_config make_cache(const char *name, uint32_t entries, uint32_t ways,
-                                 replacement_policy policy, uint32_t lookup) {
-    cache_config c;
-    c.name = name;
-    c.entries = entries;
-    c.ways = ways;
-    c.policy = policy;
-    c.lookup_cycles = lookup;
-    return c;
-  }
 };
 
 }  // namespace iommusim::models::smmuv3

@@ -108,22 +108,22 @@ struct vtd_config {
   // Xeon-like structures (docs/vtd.md): IOTLB of 64 entries (published Xeon
   // E5 v4 measurements put the IOTLB reach between 256 KiB and 512 KiB of
   // 4 KiB pages).
-  cache_config iotlb = make_cache("iotlb", 64, 0, replacement_policy::lru, 2);
-  cache_config context_cache = make_cache("context_cache", 32, 0, replacement_policy::lru, 2);
-  cache_config pasid_cache = make_cache("pasid_cache", 32, 0, replacement_policy::lru, 2);
+  cache_config iotlb = cache_config::make("iotlb", 64, 0, replacement_policy::lru, 2);
+  cache_config context_cache = cache_config::make("context_cache", 32, 0, replacement_policy::lru, 2);
+  cache_config pasid_cache = cache_config::make("pasid_cache", 32, 0, replacement_policy::lru, 2);
   // Paging-structure caches, per stage, by the level of the entry they hold:
   // index 0 PML5E, 1 PML4E, 2 PDPTE, 3 PDE (the entries that point to a
   // table). entries == 0 disables a level.
   std::vector<cache_config> pwc_fs = {
-      make_cache("pwc_fs_pml5", 4, 0, replacement_policy::lru, 2),
-      make_cache("pwc_fs_pml4", 8, 0, replacement_policy::lru, 2),
-      make_cache("pwc_fs_pdpt", 16, 0, replacement_policy::lru, 2),
-      make_cache("pwc_fs_pd", 32, 0, replacement_policy::lru, 2)};
+      cache_config::make("pwc_fs_pml5", 4, 0, replacement_policy::lru, 2),
+      cache_config::make("pwc_fs_pml4", 8, 0, replacement_policy::lru, 2),
+      cache_config::make("pwc_fs_pdpt", 16, 0, replacement_policy::lru, 2),
+      cache_config::make("pwc_fs_pd", 32, 0, replacement_policy::lru, 2)};
   std::vector<cache_config> pwc_ss = {
-      make_cache("pwc_ss_pml5", 4, 0, replacement_policy::lru, 2),
-      make_cache("pwc_ss_pml4", 8, 0, replacement_policy::lru, 2),
-      make_cache("pwc_ss_pdpt", 16, 0, replacement_policy::lru, 2),
-      make_cache("pwc_ss_pd", 32, 0, replacement_policy::lru, 2)};
+      cache_config::make("pwc_ss_pml5", 4, 0, replacement_policy::lru, 2),
+      cache_config::make("pwc_ss_pml4", 8, 0, replacement_policy::lru, 2),
+      cache_config::make("pwc_ss_pdpt", 16, 0, replacement_policy::lru, 2),
+      cache_config::make("pwc_ss_pd", 32, 0, replacement_policy::lru, 2)};
 
   // The interrupt address range (§3.14, §5.1): untranslated writes into it
   // are interrupt requests, not DMA; with interrupt remapping off (it is not
@@ -137,17 +137,6 @@ struct vtd_config {
 
   // Empty if every value is usable, else the first reason one is not.
   std::string check() const;
-
-  static cache_config make_cache(const char *name, uint32_t entries, uint32_t ways,
-                                 replacement_policy policy, uint32_t lookup) {
-    cache_config c;
-    c.name = name;
-    c.entries = entries;
-    c.ways = ways;
-    c.policy = policy;
-    c.lookup_cycles = lookup;
-    return c;
-  }
 };
 
 }  // namespace iommusim::models::vtd

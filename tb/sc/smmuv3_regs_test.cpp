@@ -159,8 +159,8 @@ TEST(smmuv3_regs, config_check) {
   c.idr.ats = false;
   EXPECT_FALSE(c.check().empty());
   c = smmuv3_config();
-  c.walk_cache_s1.push_back(smmuv3_config::make_cache("wc", 8, 0, replacement_policy::lru, 1));
-  c.walk_cache_s1.push_back(smmuv3_config::make_cache("wc", 8, 0, replacement_policy::lru, 1));
+  c.walk_cache_s1.push_back(cache_config::make("wc", 8, 0, replacement_policy::lru, 1));
+  c.walk_cache_s1.push_back(cache_config::make("wc", 8, 0, replacement_policy::lru, 1));
   EXPECT_FALSE(c.check().empty());
   c = smmuv3_config();
   c.idr.oas = 33;
