@@ -5,6 +5,7 @@
 // a 64-bit access to two 32-bit registers reads or writes both.
 #include <cstring>
 
+#include "models/common/register_frame.h"
 #include "models/smmuv3/smmuv3.h"
 
 namespace iommusim::models::smmuv3 {
@@ -315,35 +316,20 @@ void smmuv3::reg_write(uint32_t off, unsigned size, uint64_t v, timing_ctx &t) {
 
 void smmuv3::regs_b_transport(tlm::tlm_generic_payload &tr, sc_core::sc_time &delay) {
   timing_ctx t(mode_, delay);
-  const uint64_t off = tr.get_address();
-  const unsigned len = tr.get_data_length();
-  if ((len != 4 && len != 8) || (off & (len - 1)) || off + len > reg::regs_size ||
-      tr.get_byte_enable_ptr()) {
+  if (!register_access_ok(tr, reg::regs_size)) {
     // Registers are 32- and 64-bit, naturally aligned (§6.1).
     count("bad_register_accesses");
     tr.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
   t.advance(cfg_.latency.reg_access, clk_);
-  if (tr.is_read()) {
-    const uint64_t v = reg_read(static_cast<uint32_t>(off), len);
-    std::memcpy(tr.get_data_ptr(), &v, len);
-  } else if (tr.is_write()) {
-    uint64_t v = 0;
-    std::memcpy(&v, tr.get_data_ptr(), len);
-    reg_write(static_cast<uint32_t>(off), len, v, t);
-  }
-  tr.set_response_status(tlm::TLM_OK_RESPONSE);
+  register_access(
+      tr, [&](uint32_t off, unsigned len) { return reg_read(off, len); },
+      [&](uint32_t off, unsigned len, uint64_t v) { reg_write(off, len, v, t); });
 }
 
 unsigned smmuv3::regs_transport_dbg(tlm::tlm_generic_payload &tr) {
-  const uint64_t off = tr.get_address();
-  const unsigned len = tr.get_data_length();
-  if (!tr.is_read() || (len != 4 && len != 8) || (off & (len - 1)) || off + len > reg::regs_size)
-    return 0;
-  const uint64_t v = reg_read(static_cast<uint32_t>(off), len);
-  std::memcpy(tr.get_data_ptr(), &v, len);
-  return len;
+  return register_peek(tr, reg::regs_size, [&](uint32_t off, unsigned len) { return reg_read(off, len); });
 }
 
 }  // namespace iommusim::models::smmuv3

@@ -6,6 +6,7 @@
 // written as two 32-bit halves.
 #include <cstring>
 
+#include "models/common/register_frame.h"
 #include "models/vtd/vtd.h"
 
 namespace iommusim::models::vtd {
@@ -254,32 +255,18 @@ void vtd::write_gcmd(uint32_t v, timing_ctx &t) {
 
 void vtd::regs_b_transport(tlm::tlm_generic_payload &tr, sc_core::sc_time &delay) {
   timing_ctx t(mode_, delay);
-  const uint64_t off = tr.get_address();
-  const unsigned len = tr.get_data_length();
-  if ((len != 4 && len != 8) || off % len || off + len > reg::REG_SPACE ||
-      tr.get_byte_enable_ptr()) {
+  if (!register_access_ok(tr, reg::REG_SPACE)) {
     tr.set_response_status(tlm::TLM_GENERIC_ERROR_RESPONSE);
     return;
   }
   t.advance(cfg_.latency.reg_access, clk_);
-  if (tr.is_read()) {
-    const uint64_t v = reg_read(static_cast<uint32_t>(off), len);
-    std::memcpy(tr.get_data_ptr(), &v, len);
-  } else if (tr.is_write()) {
-    uint64_t v = 0;
-    std::memcpy(&v, tr.get_data_ptr(), len);
-    reg_write(static_cast<uint32_t>(off), len, v, t);
-  }
-  tr.set_response_status(tlm::TLM_OK_RESPONSE);
+  register_access(
+      tr, [&](uint32_t off, unsigned len) { return reg_read(off, len); },
+      [&](uint32_t off, unsigned len, uint64_t v) { reg_write(off, len, v, t); });
 }
 
 unsigned vtd::regs_transport_dbg(tlm::tlm_generic_payload &tr) {
-  const uint64_t off = tr.get_address();
-  const unsigned len = tr.get_data_length();
-  if (!tr.is_read() || (len != 4 && len != 8) || off % len || off + len > reg::REG_SPACE) return 0;
-  const uint64_t v = reg_read(static_cast<uint32_t>(off), len);
-  std::memcpy(tr.get_data_ptr(), &v, len);
-  return len;
+  return register_peek(tr, reg::REG_SPACE, [&](uint32_t off, unsigned len) { return reg_read(off, len); });
 }
 
 }  // namespace iommusim::models::vtd
