@@ -28,30 +28,6 @@ class smmuv3::message_port : public iommu_message_if {
   smmuv3 *s_;
 };
 
-// ------------------------------------------------------------ cache counters
-
-void smmuv3::cache_counters::bind(const std::string &name) {
-  group.set_name(name);
-  lookup = &group.counter("lookup");
-  hit = &group.counter("hit");
-  miss = &group.counter("miss");
-  fill = &group.counter("fill");
-  eviction = &group.counter("eviction");
-  invalidation = &group.counter("invalidation");
-  sweep = &group.counter("invalidate_sweep");
-  stats_registry::get().add(&group);
-}
-
-void smmuv3::cache_counters::publish(const cache_stats &s) {
-  *lookup = s.lookups;
-  *hit = s.hits;
-  *miss = s.misses;
-  *fill = s.fills;
-  *eviction = s.evictions;
-  *invalidation = s.invalidations;
-  *sweep = s.invalidate_sweeps;
-}
-
 // ------------------------------------------------------------ construction
 
 smmuv3::smmuv3(sc_core::sc_module_name name, const smmuv3_config &cfg, timing_mode mode)
@@ -63,6 +39,7 @@ smmuv3::smmuv3(sc_core::sc_module_name name, const smmuv3_config &cfg, timing_mo
       cfg_(cfg),
       mode_(mode),
       clk_(cfg.clock_mhz, mode),
+      down_(downstream, mode),
       walk_slots_(cfg.walk_slots) {
   if (const std::string err = cfg.check(); !err.empty())
     throw std::invalid_argument(std::string(this->name()) + ": " + err);
@@ -177,68 +154,20 @@ std::vector<const stats_group *> smmuv3::all_stats() const {
 
 // ------------------------------------------------------------ memory helpers
 
-namespace {
-
-void settle(timing_mode mode, timing_ctx &t) {
-  // A memory that annotates instead of waiting, seen in cycle mode: consume
-  // the delay so the next step starts at the right time.
-  if (mode == timing_mode::cycle && t.delay() != sc_core::SC_ZERO_TIME) {
-    sc_core::wait(t.delay());
-    t.delay() = sc_core::SC_ZERO_TIME;
-  }
-}
-
-void prepare(tlm::tlm_generic_payload &tr, tlm::tlm_command cmd, uint64_t pa, void *data,
-             unsigned len) {
-  tr.set_command(cmd);
-  tr.set_address(pa);
-  tr.set_data_ptr(static_cast<unsigned char *>(data));
-  tr.set_data_length(len);
-  tr.set_streaming_width(len);
-  tr.set_byte_enable_ptr(nullptr);
-  tr.set_byte_enable_length(0);
-  tr.set_dmi_allowed(false);
-  tr.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-}
-
-}  // namespace
-
 bool smmuv3::mem_read(uint64_t pa, void *dst, unsigned len, timing_ctx &t) {
-  tlm::tlm_generic_payload tr;
-  prepare(tr, tlm::TLM_READ_COMMAND, pa, dst, len);
-  downstream->b_transport(tr, t.delay());
-  settle(mode_, t);
-  return tr.is_response_ok();
+  return down_.read(pa, dst, len, t);
 }
 
 bool smmuv3::mem_write(uint64_t pa, const void *src, unsigned len, timing_ctx &t) {
-  tlm::tlm_generic_payload tr;
-  prepare(tr, tlm::TLM_WRITE_COMMAND, pa, const_cast<void *>(src), len);
-  downstream->b_transport(tr, t.delay());
-  settle(mode_, t);
-  return tr.is_response_ok();
+  return down_.write(pa, src, len, t);
 }
 
 bool smmuv3::mem_cas(uint64_t pa, uint64_t expected, uint64_t desired, uint64_t *observed,
                      timing_ctx &t) {
   // §3.13 HTTU: the descriptor update is an atomic read-modify-write.
-  tlm::tlm_generic_payload tr;
-  uint64_t data = desired;
-  prepare(tr, tlm::TLM_WRITE_COMMAND, pa, &data, 8);
-  atomic_extension ext;
-  ext.expected = expected;
-  tr.set_extension(&ext);
-  downstream->b_transport(tr, t.delay());
-  tr.clear_extension(&ext);
-  settle(mode_, t);
-  *observed = ext.observed;
-  return tr.is_response_ok();
+  return down_.cas(pa, expected, desired, observed, t);
 }
 
-bool smmuv3::mem_peek(uint64_t pa, void *dst, unsigned len) {
-  tlm::tlm_generic_payload tr;
-  prepare(tr, tlm::TLM_READ_COMMAND, pa, dst, len);
-  return downstream->transport_dbg(tr) == len;
-}
+bool smmuv3::mem_peek(uint64_t pa, void *dst, unsigned len) { return down_.peek(pa, dst, len); }
 
 }  // namespace iommusim::models::smmuv3

@@ -31,6 +31,8 @@
 #include <vector>
 
 #include "models/common/cache.h"
+#include "models/common/cache_counters.h"
+#include "models/common/downstream_port.h"
 #include "models/common/iommu_extension.h"
 #include "models/common/pcie_messages.h"
 #include "models/common/stats.h"
@@ -88,15 +90,6 @@ class smmuv3 : public sc_core::sc_module {
   class walk_cache_view; // walk_cache_if over the per-level walk caches (tcu_walk.cpp)
   class s2_translator;   // table_translator: stage 2 of stage-1 table IPAs (tcu_walk.cpp)
 
-  // Counters of one cache, published into its stats group after each use.
-  struct cache_counters {
-    stats_group group;
-    uint64_t *lookup = nullptr, *hit = nullptr, *miss = nullptr, *fill = nullptr,
-             *eviction = nullptr, *invalidation = nullptr, *sweep = nullptr;
-    void bind(const std::string &name);
-    void publish(const cache_stats &s);
-  };
-
   struct tbu_state {
     std::unique_ptr<sa_cache<utlb_entry>> utlb;
     timed_resource slots;
@@ -152,6 +145,7 @@ class smmuv3 : public sc_core::sc_module {
   smmuv3_config cfg_;
   timing_mode mode_;
   clock_domain clk_;
+  downstream_port down_;  // the unit's own memory accesses
   walk_timing wt_;
   std::unique_ptr<message_port> msg_port_;
   std::map<uint32_t, endpoint_message_if *> endpoints_;

@@ -397,16 +397,7 @@ void smmuv3::forward_data(tlm::tlm_generic_payload &tr, uint64_t pa, unsigned le
   // waits for transactions translated by entries it invalidated).
   const uint64_t epoch = sync_epoch_;
   inflight_[epoch]++;
-  tr.set_address(pa);
-  tr.set_data_ptr(data);
-  tr.set_data_length(len);
-  tr.set_streaming_width(len);
-  tr.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  downstream->b_transport(tr, t.delay());
-  if (mode_ == timing_mode::cycle && t.delay() != sc_core::SC_ZERO_TIME) {
-    wait(t.delay());
-    t.delay() = sc_core::SC_ZERO_TIME;
-  }
+  down_.forward(tr, pa, data, len, t);
   if (--inflight_[epoch] == 0) {
     inflight_.erase(epoch);
     inflight_done_.notify(sc_core::SC_ZERO_TIME);

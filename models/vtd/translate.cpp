@@ -182,16 +182,7 @@ vtd::xl_result vtd::translate(const txn &x, timing_ctx &t) {
 
 void vtd::forward_data(tlm::tlm_generic_payload &tr, uint64_t pa, unsigned len,
                        unsigned char *data, timing_ctx &t) {
-  tr.set_address(pa);
-  tr.set_data_ptr(data);
-  tr.set_data_length(len);
-  tr.set_streaming_width(len);
-  tr.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-  downstream->b_transport(tr, t.delay());
-  if (mode_ == timing_mode::cycle && t.delay() != sc_core::SC_ZERO_TIME) {
-    wait(t.delay());
-    t.delay() = sc_core::SC_ZERO_TIME;
-  }
+  down_.forward(tr, pa, data, len, t);
 }
 
 void vtd::upstream_b_transport(int, tlm::tlm_generic_payload &tr, sc_core::sc_time &delay) {

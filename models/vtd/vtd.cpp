@@ -25,24 +25,6 @@ class vtd::message_port : public iommu_message_if {
   vtd *v_;
 };
 
-void vtd::cache_counters::bind(const std::string &name) {
-  group.set_name(name);
-  for (const char *c : {"lookup", "hit", "miss", "fill", "eviction", "invalidation",
-                        "invalidate_sweep"})
-    group.counter(c);
-  stats_registry::get().add(&group);
-}
-
-void vtd::cache_counters::publish(const cache_stats &s) {
-  group.counter("lookup") = s.lookups;
-  group.counter("hit") = s.hits;
-  group.counter("miss") = s.misses;
-  group.counter("fill") = s.fills;
-  group.counter("eviction") = s.evictions;
-  group.counter("invalidation") = s.invalidations;
-  group.counter("invalidate_sweep") = s.invalidate_sweeps;
-}
-
 vtd::vtd(sc_core::sc_module_name name, const vtd_config &cfg, timing_mode mode)
     : sc_core::sc_module(name),
       upstream("upstream"),
@@ -52,6 +34,7 @@ vtd::vtd(sc_core::sc_module_name name, const vtd_config &cfg, timing_mode mode)
       cfg_(cfg),
       mode_(mode),
       clk_(cfg.clock_mhz, mode),
+      down_(downstream, mode),
       xl_slots_(cfg.translation_slots),
       walk_slots_(cfg.walk_slots) {
   if (const std::string err = cfg.check(); !err.empty())
@@ -154,71 +137,23 @@ std::vector<const stats_group *> vtd::all_stats() const {
 
 // ------------------------------------------------------------ memory helpers
 
-namespace {
-
-void settle(timing_mode mode, timing_ctx &t) {
-  // A memory that annotates instead of waiting, seen in cycle mode: consume
-  // the delay so the next step starts at the right time.
-  if (mode == timing_mode::cycle && t.delay() != sc_core::SC_ZERO_TIME) {
-    sc_core::wait(t.delay());
-    t.delay() = sc_core::SC_ZERO_TIME;
-  }
-}
-
-void prepare(tlm::tlm_generic_payload &tr, tlm::tlm_command cmd, uint64_t pa, void *data,
-             unsigned len) {
-  tr.set_command(cmd);
-  tr.set_address(pa);
-  tr.set_data_ptr(static_cast<unsigned char *>(data));
-  tr.set_data_length(len);
-  tr.set_streaming_width(len);
-  tr.set_byte_enable_ptr(nullptr);
-  tr.set_byte_enable_length(0);
-  tr.set_dmi_allowed(false);
-  tr.set_response_status(tlm::TLM_INCOMPLETE_RESPONSE);
-}
-
-}  // namespace
-
 bool vtd::mem_read(uint64_t pa, void *dst, unsigned len, timing_ctx &t) {
   count("iommu1.num_mem_accesses");  // the unit's own accesses (not the DMA data)
-  tlm::tlm_generic_payload tr;
-  prepare(tr, tlm::TLM_READ_COMMAND, pa, dst, len);
-  downstream->b_transport(tr, t.delay());
-  settle(mode_, t);
-  return tr.is_response_ok();
+  return down_.read(pa, dst, len, t);
 }
 
 bool vtd::mem_write(uint64_t pa, const void *src, unsigned len, timing_ctx &t) {
-  count("iommu1.num_mem_accesses");  // the unit's own accesses (not the DMA data)
-  tlm::tlm_generic_payload tr;
-  prepare(tr, tlm::TLM_WRITE_COMMAND, pa, const_cast<void *>(src), len);
-  downstream->b_transport(tr, t.delay());
-  settle(mode_, t);
-  return tr.is_response_ok();
+  count("iommu1.num_mem_accesses");
+  return down_.write(pa, src, len, t);
 }
 
 bool vtd::mem_cas(uint64_t pa, uint64_t expected, uint64_t desired, uint64_t *observed,
                   timing_ctx &t) {
-  count("iommu1.num_mem_accesses");  // the unit's own accesses (not the DMA data)
+  count("iommu1.num_mem_accesses");
   // A/D updates are atomic read-modify-writes of the entry (VT-d §3.6.3, §3.8).
-  tlm::tlm_generic_payload tr;
-  uint64_t data = desired;
-  prepare(tr, tlm::TLM_WRITE_COMMAND, pa, &data, 8);
-  atomic_extension ext;
-  ext.expected = expected;
-  tr.set_extension(&ext);
-  downstream->b_transport(tr, t.delay());
-  tr.clear_extension(&ext);
-  settle(mode_, t);
-  *observed = ext.observed;
-  return tr.is_response_ok();
+  return down_.cas(pa, expected, desired, observed, t);
 }
 
-bool vtd::mem_peek(uint64_t pa, void *dst, unsigned len) {
-  tlm::tlm_generic_payload tr;
-  prepare(tr, tlm::TLM_READ_COMMAND, pa, dst, len);
-  return downstream->transport_dbg(tr) == len;
-}
+bool vtd::mem_peek(uint64_t pa, void *dst, unsigned len) { return down_.peek(pa, dst, len); }
 
 }  // namespace iommusim::models::vtd

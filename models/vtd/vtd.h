@@ -33,6 +33,8 @@
 #include <vector>
 
 #include "models/common/cache.h"
+#include "models/common/cache_counters.h"
+#include "models/common/downstream_port.h"
 #include "models/common/iommu_extension.h"
 #include "models/common/pcie_messages.h"
 #include "models/common/stats.h"
@@ -103,12 +105,6 @@ class vtd : public sc_core::sc_module {
   class pwc_view;        // walk_cache_if over the paging-structure caches (walk.cpp)
   class ss_translator;   // table_translator: second stage of first-stage tables (walk.cpp)
 
-  struct cache_counters {
-    stats_group group;
-    void bind(const std::string &name);
-    void publish(const cache_stats &s);
-  };
-
   // One upstream request (one page-sized piece of a transaction).
   struct txn {
     uint16_t sid = 0;            // source id (requester id)
@@ -141,6 +137,7 @@ class vtd : public sc_core::sc_module {
   vtd_config cfg_;
   timing_mode mode_;
   clock_domain clk_;
+  downstream_port down_;  // the unit's own memory accesses
   walk_timing wt_;
   std::unique_ptr<message_port> msg_port_;
   std::map<uint32_t, endpoint_message_if *> endpoints_;
