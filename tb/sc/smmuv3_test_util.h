@@ -1,23 +1,22 @@
 // SPDX-License-Identifier: MIT
-// Test bench for the SMMUv3 model: a memory with fixed latencies (so cycle
-// counts can be derived by hand), error injection and a write log; a harness
-// that binds the SMMU's sockets; builders for VMSAv8-64 tables, STEs, CDs and
-// commands. Tables and queues are built in memory exactly as a driver would.
+// Test bench for the SMMUv3 model: a harness that binds the SMMU's sockets to
+// the shared test memory and endpoint (iommu_test_util.h); builders for
+// VMSAv8-64 tables, STEs, CDs and commands. Tables and queues are built in
+// memory exactly as a driver would.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
 #include <vector>
 
+#include "iommu_test_util.h"
 #include "models/common/iommu_extension.h"
 #include "models/common/pcie_messages.h"
 #include "models/smmuv3/smmuv3.h"
@@ -29,178 +28,12 @@ using namespace iommusim::models::smmuv3;
 using sc_core::sc_time;
 using sc_core::SC_NS;
 using sc_core::SC_ZERO_TIME;
+using iommu_test::allocator;
+using iommu_test::dma_result;
+using iommu_test::test_endpoint;
+using iommu_test::test_memory;
 
 inline uint64_t mask(unsigned bits) { return bits >= 64 ? ~0ull : (1ull << bits) - 1; }
-
-// ------------------------------------------------------------------ memory
-
-// Sparse memory: every access takes `read_latency` / `write_latency` cycles
-// of a 1 GHz clock (independent of size and of other accesses: no ports), a
-// compare-and-swap takes both. Addresses in a failing range answer
-// TLM_ADDRESS_ERROR_RESPONSE.
-class test_memory : public sc_core::sc_module {
- public:
-  tlm_utils::multi_passthrough_target_socket<test_memory> socket;
-  uint32_t read_latency = 20;
-  uint32_t write_latency = 10;
-
-  struct write_rec {
-    uint64_t addr;
-    unsigned len;
-    uint64_t value;  // first 8 bytes
-    sc_time when;
-  };
-  std::vector<write_rec> writes;
-  sc_core::sc_event written;
-  uint64_t reads = 0;
-
-  test_memory(sc_core::sc_module_name n, timing_mode mode) : sc_module(n), socket("socket"), mode_(mode) {
-    socket.register_b_transport(this, &test_memory::b_transport);
-    socket.register_transport_dbg(this, &test_memory::transport_dbg);
-  }
-
-  void fail_range(uint64_t lo, uint64_t hi) { fails_.push_back({lo, hi}); }
-  // Only writes (and atomics) to [lo, hi) fail.
-  void fail_write_range(uint64_t lo, uint64_t hi) { write_fails_.push_back({lo, hi}); }
-  bool failing(uint64_t a, uint64_t len) const {
-    for (auto &[lo, hi] : fails_)
-      if (a < hi && a + len > lo) return true;
-    return false;
-  }
-
-  void write(uint64_t a, const void *src, size_t len) {
-    const auto *s = static_cast<const uint8_t *>(src);
-    for (size_t i = 0; i < len; i++) byte(a + i) = s[i];
-  }
-  void read(uint64_t a, void *dst, size_t len) {
-    auto *d = static_cast<uint8_t *>(dst);
-    for (size_t i = 0; i < len; i++) d[i] = byte(a + i);
-  }
-  void write64(uint64_t a, uint64_t v) { write(a, &v, 8); }
-  uint64_t read64(uint64_t a) {
-    uint64_t v;
-    read(a, &v, 8);
-    return v;
-  }
-  uint32_t read32(uint64_t a) {
-    uint32_t v;
-    read(a, &v, 4);
-    return v;
-  }
-  // The time of the last write to [a, a + 4), or a negative time.
-  bool last_write_time(uint64_t a, sc_time *t) const {
-    for (auto it = writes.rbegin(); it != writes.rend(); ++it)
-      if (it->addr <= a && a < it->addr + it->len) {
-        *t = it->when;
-        return true;
-      }
-    return false;
-  }
-
- private:
-  uint8_t &byte(uint64_t a) {
-    auto &p = pages_[a >> 12];
-    if (!p) p = std::make_unique<uint8_t[]>(4096);  // zeroed
-    return p[a & 0xfff];
-  }
-  void b_transport(int, tlm::tlm_generic_payload &tr, sc_time &delay) {
-    const uint64_t a = tr.get_address();
-    const unsigned len = tr.get_data_length();
-    auto *atomic = tr.get_extension<atomic_extension>();
-    const uint32_t lat = atomic ? read_latency + write_latency
-                         : tr.is_read() ? read_latency
-                                        : write_latency;
-    if (mode_ == timing_mode::cycle) {
-      sc_core::wait(sc_time(lat, SC_NS) + delay);
-      delay = SC_ZERO_TIME;
-    } else {
-      delay += sc_time(lat, SC_NS);
-    }
-    bool fail = failing(a, len);
-    if (!tr.is_read())
-      for (auto &[lo, hi] : write_fails_) fail |= a < hi && a + len > lo;
-    if (fail) {
-      tr.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-      return;
-    }
-    if (atomic) {
-      uint64_t cur = read64(a), want;
-      std::memcpy(&want, tr.get_data_ptr(), 8);
-      atomic->observed = cur;
-      atomic->success = cur == atomic->expected;
-      if (atomic->success) write64(a, want);
-      log_write(a, 8, want, delay);
-    } else if (tr.is_read()) {
-      reads++;
-      read(a, tr.get_data_ptr(), len);
-    } else {
-      write(a, tr.get_data_ptr(), len);
-      uint64_t v = 0;
-      std::memcpy(&v, tr.get_data_ptr(), len < 8 ? len : 8);
-      log_write(a, len, v, delay);
-    }
-    tr.set_response_status(tlm::TLM_OK_RESPONSE);
-  }
-  void log_write(uint64_t a, unsigned len, uint64_t v, const sc_time &delay) {
-    writes.push_back({a, len, v, sc_core::sc_time_stamp() + delay});
-    written.notify(SC_ZERO_TIME);
-  }
-  unsigned transport_dbg(int, tlm::tlm_generic_payload &tr) {
-    const uint64_t a = tr.get_address();
-    const unsigned len = tr.get_data_length();
-    if (failing(a, len)) return 0;
-    if (tr.is_read()) read(a, tr.get_data_ptr(), len);
-    else write(a, tr.get_data_ptr(), len);
-    return len;
-  }
-  timing_mode mode_;
-  std::vector<std::pair<uint64_t, uint64_t>> fails_, write_fails_;
-  std::map<uint64_t, std::unique_ptr<uint8_t[]>> pages_;
-};
-
-// ------------------------------------------------------------------ endpoint
-
-// A PCIe endpoint: records page responses and ATC invalidations; completes
-// invalidations after `atc_delay` (never if `atc_never`).
-class test_endpoint : public sc_core::sc_module, public endpoint_message_if {
- public:
-  std::vector<iommusim::models::page_response> responses;
-  std::vector<atc_invalidation> invalidations;
-  sc_time atc_delay = sc_time(50, SC_NS);
-  bool atc_never = false;
-  iommu_message_if *iommu = nullptr;
-
-  explicit test_endpoint(sc_core::sc_module_name n) : sc_module(n) {
-    SC_HAS_PROCESS(test_endpoint);
-    SC_THREAD(completer);
-  }
-  void page_response(const iommusim::models::page_response &rsp, sc_time &) override {
-    responses.push_back(rsp);
-  }
-  void atc_invalidate(const atc_invalidation &inv, sc_time &) override {
-    invalidations.push_back(inv);
-    if (!atc_never) {
-      pending_.push_back(inv);
-      kick_.notify(SC_ZERO_TIME);
-    }
-  }
-
- private:
-  void completer() {
-    for (;;) {
-      wait(kick_);
-      while (!pending_.empty()) {
-        const auto inv = pending_.front();
-        pending_.erase(pending_.begin());
-        wait(atc_delay);
-        sc_time d = SC_ZERO_TIME;
-        iommu->atc_invalidation_complete(inv.stream_id, inv.itag, d);
-      }
-    }
-  }
-  std::vector<atc_invalidation> pending_;
-  sc_core::sc_event kick_;
-};
 
 // ------------------------------------------------------------------ descriptors
 
@@ -225,17 +58,6 @@ constexpr uint64_t s1_ro_all = af | sh_inner | ng | ap1 | ap2;    // AP = 11
 constexpr uint64_t s2_rw = af | sh_inner | s2_memattr_wb | ap1 | ap2;
 constexpr uint64_t s2_ro = af | sh_inner | s2_memattr_wb | ap1;
 }  // namespace d
-
-// A bump allocator of table memory.
-struct allocator {
-  uint64_t next = 0x8000'0000ull;
-  uint64_t alloc(uint64_t bytes, uint64_t align) {
-    next = (next + align - 1) & ~(align - 1);
-    const uint64_t a = next;
-    next += bytes;
-    return a;
-  }
-};
 
 // Builds one VMSAv8-64 translation table tree (stage 1 or 2) in memory.
 struct page_table {
@@ -418,13 +240,6 @@ inline command stall_term(uint32_t sid) { return make(op::STALL_TERM | (uint64_t
 
 // ------------------------------------------------------------------ harness
 
-struct dma_result {
-  tlm::tlm_response_status resp = tlm::TLM_INCOMPLETE_RESPONSE;
-  iommu_extension ext;
-  sc_time elapsed;
-  bool ok() const { return resp == tlm::TLM_OK_RESPONSE && ext.status == iommu_status::ok; }
-};
-
 struct dma_args {
   uint32_t sid = 0;
   bool ssv = false;
@@ -444,12 +259,12 @@ inline smmuv3_config test_config() {
   return c;
 }
 
-class harness : public sc_core::sc_module {
+class harness : public iommu_test::harness_base {
  public:
   test_memory mem;
   iommusim::models::smmuv3::smmuv3 smmu;
   test_endpoint ep;
-  tlm_utils::simple_initiator_socket<harness> dev0, dev1, reg_port;
+  tlm_utils::simple_initiator_socket<harness> dev0, dev1;
   allocator alloc;
   timing_mode mode;
 
@@ -463,13 +278,12 @@ class harness : public sc_core::sc_module {
   std::vector<std::pair<unsigned, bool>> irqs;  // (line, asserted)
 
   harness(sc_core::sc_module_name n, const smmuv3_config &cfg, timing_mode m)
-      : sc_module(n),
+      : harness_base(n),
         mem("mem", m),
         smmu("smmu", cfg, m),
         ep("ep"),
         dev0("dev0"),
         dev1("dev1"),
-        reg_port("reg_port"),
         mode(m) {
     dev0.bind(smmu.upstream);
     dev1.bind(smmu.upstream);
@@ -477,51 +291,6 @@ class harness : public sc_core::sc_module {
     smmu.downstream.bind(mem.socket);
     ep.iommu = smmu.messages.operator->();
     smmu.irq = [this](unsigned line, bool a) { irqs.push_back({line, a}); };
-    sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
-  }
-
-  // Run body in a SystemC thread, then stop.
-  void run(std::function<void()> body) {
-    sc_core::sc_spawn([body] {
-      body();
-      sc_core::sc_stop();
-    });
-    sc_core::sc_start();
-  }
-
-  void sync_time(sc_time &d) {
-    if (d != SC_ZERO_TIME) {
-      wait(d);
-      d = SC_ZERO_TIME;
-    }
-  }
-
-  // --- registers
-  uint64_t reg(uint32_t off, unsigned len = 4) {
-    tlm::tlm_generic_payload tr;
-    uint64_t v = 0;
-    tr.set_command(tlm::TLM_READ_COMMAND);
-    tr.set_address(off);
-    tr.set_data_ptr(reinterpret_cast<unsigned char *>(&v));
-    tr.set_data_length(len);
-    tr.set_streaming_width(len);
-    sc_time d = SC_ZERO_TIME;
-    reg_port->b_transport(tr, d);
-    sync_time(d);
-    EXPECT_TRUE(tr.is_response_ok()) << "register read " << off;
-    return v;
-  }
-  void set_reg(uint32_t off, uint64_t v, unsigned len = 4) {
-    tlm::tlm_generic_payload tr;
-    tr.set_command(tlm::TLM_WRITE_COMMAND);
-    tr.set_address(off);
-    tr.set_data_ptr(reinterpret_cast<unsigned char *>(&v));
-    tr.set_data_length(len);
-    tr.set_streaming_width(len);
-    sc_time d = SC_ZERO_TIME;
-    reg_port->b_transport(tr, d);
-    sync_time(d);
-    EXPECT_TRUE(tr.is_response_ok()) << "register write " << off;
   }
 
   // --- bring-up, as a driver does it

@@ -1,25 +1,23 @@
 // SPDX-License-Identifier: MIT
-// Test bench for the VT-d model: a memory with fixed latencies (cycle counts
-// can be derived by hand), error injection and a write log; an endpoint that
-// records page responses and device-TLB invalidations; a harness binding the
-// model's sockets; builders for root/context/PASID entries, x86 page tables
-// and invalidation descriptors, with the spec's bit positions spelled out
-// here (VT-d Rev 5.0 §9, §6.5.2), independently of the model's headers.
+// Test bench for the VT-d model: a harness binding the model's sockets to
+// the shared test memory and endpoint (iommu_test_util.h); builders for
+// root/context/PASID entries, x86 page tables and invalidation descriptors,
+// with the spec's bit positions spelled out here (VT-d Rev 5.0 §9, §6.5.2),
+// independently of the model's headers.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <systemc>
 #include <tlm>
-#include <tlm_utils/multi_passthrough_target_socket.h>
 #include <tlm_utils/simple_initiator_socket.h>
 
-#include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
 #include <vector>
 
+#include "iommu_test_util.h"
 #include "models/common/iommu_extension.h"
 #include "models/common/pcie_messages.h"
 #include "models/vtd/vtd.h"
@@ -31,154 +29,12 @@ using namespace iommusim::models::vtd;
 using sc_core::sc_time;
 using sc_core::SC_NS;
 using sc_core::SC_ZERO_TIME;
+using iommu_test::allocator;
+using iommu_test::dma_result;
+using iommu_test::test_endpoint;
+using iommu_test::test_memory;
 
 inline uint64_t ns(const sc_time &t) { return static_cast<uint64_t>(t.to_seconds() * 1e9 + 0.5); }
-
-// ------------------------------------------------------------------ memory
-
-// Sparse memory: a read costs read_latency, a write write_latency cycles of
-// a 1 GHz clock whatever its size; a compare-and-swap costs both.
-class test_memory : public sc_core::sc_module {
- public:
-  tlm_utils::multi_passthrough_target_socket<test_memory> socket;
-  uint32_t read_latency = 20;
-  uint32_t write_latency = 10;
-  struct write_rec {
-    uint64_t addr;
-    unsigned len;
-    uint64_t value;
-    sc_time when;
-  };
-  std::vector<write_rec> writes;
-  uint64_t reads = 0;
-
-  test_memory(sc_core::sc_module_name n, timing_mode mode) : sc_module(n), socket("socket"), mode_(mode) {
-    socket.register_b_transport(this, &test_memory::b_transport);
-    socket.register_transport_dbg(this, &test_memory::transport_dbg);
-  }
-  void fail_range(uint64_t lo, uint64_t hi) { fails_.push_back({lo, hi}); }
-  void fail_write_range(uint64_t lo, uint64_t hi) { write_fails_.push_back({lo, hi}); }
-  void write(uint64_t a, const void *src, size_t len) {
-    const auto *s = static_cast<const uint8_t *>(src);
-    for (size_t i = 0; i < len; i++) byte(a + i) = s[i];
-  }
-  void read(uint64_t a, void *dst, size_t len) {
-    auto *d = static_cast<uint8_t *>(dst);
-    for (size_t i = 0; i < len; i++) d[i] = byte(a + i);
-  }
-  void write64(uint64_t a, uint64_t v) { write(a, &v, 8); }
-  uint64_t read64(uint64_t a) {
-    uint64_t v;
-    read(a, &v, 8);
-    return v;
-  }
-  uint32_t read32(uint64_t a) {
-    uint32_t v;
-    read(a, &v, 4);
-    return v;
-  }
-
- private:
-  bool hits(const std::vector<std::pair<uint64_t, uint64_t>> &v, uint64_t a, uint64_t len) const {
-    for (auto &[lo, hi] : v)
-      if (a < hi && a + len > lo) return true;
-    return false;
-  }
-  uint8_t &byte(uint64_t a) {
-    auto &p = pages_[a >> 12];
-    if (!p) p = std::make_unique<uint8_t[]>(4096);
-    return p[a & 0xfff];
-  }
-  void b_transport(int, tlm::tlm_generic_payload &tr, sc_time &delay) {
-    const uint64_t a = tr.get_address();
-    const unsigned len = tr.get_data_length();
-    auto *atomic = tr.get_extension<atomic_extension>();
-    const uint32_t lat = atomic ? read_latency + write_latency : tr.is_read() ? read_latency : write_latency;
-    if (mode_ == timing_mode::cycle) {
-      sc_core::wait(sc_time(lat, SC_NS) + delay);
-      delay = SC_ZERO_TIME;
-    } else {
-      delay += sc_time(lat, SC_NS);
-    }
-    bool fail = hits(fails_, a, len);
-    if (!tr.is_read()) fail |= hits(write_fails_, a, len);
-    if (fail) {
-      tr.set_response_status(tlm::TLM_ADDRESS_ERROR_RESPONSE);
-      return;
-    }
-    if (atomic) {
-      uint64_t cur = read64(a), want;
-      std::memcpy(&want, tr.get_data_ptr(), 8);
-      atomic->observed = cur;
-      atomic->success = cur == atomic->expected;
-      if (atomic->success) write64(a, want);
-      writes.push_back({a, 8, want, sc_core::sc_time_stamp() + delay});
-    } else if (tr.is_read()) {
-      reads++;
-      read(a, tr.get_data_ptr(), len);
-    } else {
-      write(a, tr.get_data_ptr(), len);
-      uint64_t v = 0;
-      std::memcpy(&v, tr.get_data_ptr(), len < 8 ? len : 8);
-      writes.push_back({a, len, v, sc_core::sc_time_stamp() + delay});
-    }
-    tr.set_response_status(tlm::TLM_OK_RESPONSE);
-  }
-  unsigned transport_dbg(int, tlm::tlm_generic_payload &tr) {
-    const uint64_t a = tr.get_address();
-    const unsigned len = tr.get_data_length();
-    if (hits(fails_, a, len)) return 0;
-    if (tr.is_read()) read(a, tr.get_data_ptr(), len);
-    else write(a, tr.get_data_ptr(), len);
-    return len;
-  }
-  timing_mode mode_;
-  std::vector<std::pair<uint64_t, uint64_t>> fails_, write_fails_;
-  std::map<uint64_t, std::unique_ptr<uint8_t[]>> pages_;
-};
-
-// ------------------------------------------------------------------ endpoint
-
-class test_endpoint : public sc_core::sc_module, public endpoint_message_if {
- public:
-  std::vector<iommusim::models::page_response> responses;
-  std::vector<atc_invalidation> invalidations;
-  sc_time atc_delay = sc_time(50, SC_NS);
-  bool atc_never = false;
-  int itag_offset = 0;  // answer with a wrong ITag (ICE tests)
-  iommu_message_if *iommu = nullptr;
-
-  explicit test_endpoint(sc_core::sc_module_name n) : sc_module(n) {
-    SC_HAS_PROCESS(test_endpoint);
-    SC_THREAD(completer);
-  }
-  void page_response(const iommusim::models::page_response &rsp, sc_time &) override {
-    responses.push_back(rsp);
-  }
-  void atc_invalidate(const atc_invalidation &inv, sc_time &) override {
-    invalidations.push_back(inv);
-    if (!atc_never) {
-      pending_.push_back(inv);
-      kick_.notify(SC_ZERO_TIME);
-    }
-  }
-
- private:
-  void completer() {
-    for (;;) {
-      wait(kick_);
-      while (!pending_.empty()) {
-        const auto inv = pending_.front();
-        pending_.erase(pending_.begin());
-        wait(atc_delay);
-        sc_time d = SC_ZERO_TIME;
-        iommu->atc_invalidation_complete(inv.stream_id, inv.itag + itag_offset, d);
-      }
-    }
-  }
-  std::vector<atc_invalidation> pending_;
-  sc_core::sc_event kick_;
-};
 
 // ------------------------------------------------------------------ entries
 
@@ -192,16 +48,6 @@ namespace ss {
 constexpr uint64_t R = 1, W = 2, X = 4, PS = 1ull << 7, A = 1ull << 8, D = 1ull << 9;
 constexpr uint64_t table = R | W;
 }  // namespace ss
-
-struct allocator {
-  uint64_t next = 0x8000'0000ull;
-  uint64_t alloc(uint64_t bytes, uint64_t align = 4096) {
-    next = (next + align - 1) & ~(align - 1);
-    const uint64_t a = next;
-    next += bytes;
-    return a;
-  }
-};
 
 // An x86 page table (first or second stage) of `levels` levels. Tables are
 // at PAs; for a nested first stage they point at each other by GPA
@@ -292,13 +138,6 @@ inline d256 pgrp_resp(uint16_t rid, uint16_t prgi, unsigned code, bool pp = fals
 
 // ------------------------------------------------------------------ harness
 
-struct dma_result {
-  tlm::tlm_response_status resp = tlm::TLM_INCOMPLETE_RESPONSE;
-  iommu_extension ext;
-  sc_time elapsed;
-  bool ok() const { return resp == tlm::TLM_OK_RESPONSE && ext.status == iommu_status::ok; }
-};
-
 struct dma_args {
   uint16_t sid = 0x0100;   // bus 1, dev 0, fn 0
   bool pv = false;
@@ -321,12 +160,12 @@ constexpr uint32_t TE = 1u << 31, SRTP = 1u << 30, WBF = 1u << 27, QIE = 1u << 2
                    CFI = 1u << 23;
 }  // namespace r
 
-class harness : public sc_core::sc_module {
+class harness : public iommu_test::harness_base {
  public:
   test_memory mem;
   iommusim::models::vtd::vtd iommu;
   test_endpoint ep;
-  tlm_utils::simple_initiator_socket<harness> dev, reg_port;
+  tlm_utils::simple_initiator_socket<harness> dev;
   allocator alloc;
   timing_mode mode;
   const vtd_config cfg;
@@ -339,58 +178,17 @@ class harness : public sc_core::sc_module {
   std::vector<std::pair<unsigned, bool>> irqs;
 
   harness(sc_core::sc_module_name n, const vtd_config &c, timing_mode m)
-      : sc_module(n), mem("mem", m), iommu("iommu", c, m), ep("ep"), dev("dev"),
-        reg_port("reg_port"), mode(m), cfg(c) {
+      : harness_base(n), mem("mem", m), iommu("iommu", c, m), ep("ep"), dev("dev"), mode(m),
+        cfg(c) {
     dev.bind(iommu.upstream);
     reg_port.bind(iommu.regs);
     iommu.downstream.bind(mem.socket);
     ep.iommu = iommu.messages.operator->();
     iommu.irq = [this](unsigned line, bool a) { irqs.push_back({line, a}); };
-    sc_core::sc_report_handler::set_actions("/OSCI/SystemC", sc_core::SC_INFO, sc_core::SC_DO_NOTHING);
     sc_core::sc_report_handler::set_actions("/iommusim/vtd/stale_tlb", sc_core::SC_WARNING,
                                             sc_core::SC_DO_NOTHING);
   }
 
-  void run(std::function<void()> body) {
-    sc_core::sc_spawn([body] {
-      body();
-      sc_core::sc_stop();
-    });
-    sc_core::sc_start();
-  }
-  void sync_time(sc_time &d) {
-    if (d != SC_ZERO_TIME) {
-      wait(d);
-      d = SC_ZERO_TIME;
-    }
-  }
-
-  uint64_t reg(uint32_t off, unsigned len = 4) {
-    tlm::tlm_generic_payload tr;
-    uint64_t v = 0;
-    tr.set_command(tlm::TLM_READ_COMMAND);
-    tr.set_address(off);
-    tr.set_data_ptr(reinterpret_cast<unsigned char *>(&v));
-    tr.set_data_length(len);
-    tr.set_streaming_width(len);
-    sc_time d = SC_ZERO_TIME;
-    reg_port->b_transport(tr, d);
-    sync_time(d);
-    EXPECT_TRUE(tr.is_response_ok()) << "register read " << off;
-    return v;
-  }
-  void set_reg(uint32_t off, uint64_t v, unsigned len = 4) {
-    tlm::tlm_generic_payload tr;
-    tr.set_command(tlm::TLM_WRITE_COMMAND);
-    tr.set_address(off);
-    tr.set_data_ptr(reinterpret_cast<unsigned char *>(&v));
-    tr.set_data_length(len);
-    tr.set_streaming_width(len);
-    sc_time d = SC_ZERO_TIME;
-    reg_port->b_transport(tr, d);
-    sync_time(d);
-    EXPECT_TRUE(tr.is_response_ok()) << "register write " << off;
-  }
   // A GCMD write as Linux does it: the persistent bits of GSTS plus one command.
   void gcmd(uint32_t cmd) {
     const uint32_t persistent = static_cast<uint32_t>(reg(r::GSTS)) & (r::TE | r::QIE | r::IRE | r::CFI);
