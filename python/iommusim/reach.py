@@ -177,6 +177,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         sets = dict(kv.split("=", 1) for kv in args.set if "=" in kv)
         if len(sets) != len(args.set):
             raise ValueError("--set: expected KEY=VALUE")
+        if parse(args.min) > parse(args.max):
+            raise ValueError(f"--min {args.min} is larger than --max {args.max}")
         rows = window_sweep(windows(parse(args.min), parse(args.max)), count=args.count, platform=args.platform,
                             model=args.model, jobs=args.jobs, seed=args.seed, sets=sets)
     except (RunError, ValueError) as e:

@@ -81,3 +81,5 @@ def test_command_line_prints_the_table(cli, tmp_path, capsys, monkeypatch):
     assert csv.read_text().splitlines()[0].startswith("window,pages,transactions,errors,iotlb_lookups")
     assert len(csv.read_text().splitlines()) == 3
     assert reach.main(["--platform", PLATFORM, "--set", "nokey"]) == 2
+    assert reach.main(["--platform", PLATFORM, "--min", "1M", "--max", "4K"]) == 2
+    assert reach.main(["--platform", PLATFORM, "--min", "3K", "--max", "3K"]) == 2  # not a 4 KiB multiple
