@@ -22,6 +22,7 @@
 
 #include "core/iommu.h"
 #include "core/log.h"
+#include "driver_uapi_fixture.h"
 #include "drivers/smmuv3/regs.h"
 #include "drivers/smmuv3/smmuv3_driver.h"
 #include "mock_test_util.h"
@@ -1013,39 +1014,7 @@ TEST_F(Smmuv3Driver, NoDirtyTrackingWithoutHttuDirty) {
 // Through the iommufd core, as a program sees it (the device is bound the way
 // VFIO binds it).
 
-class Smmuv3DriverUapi : public Smmuv3Driver {
- protected:
-  // Bind dev to the iommufd as VFIO_DEVICE_BIND_IOMMUFD does.
-  uint32_t bind(TestDevice *dev) {
-    iommufd_ctx *ictx = ctx_of(fd);
-    EXPECT_NE(nullptr, ictx);
-    uint32_t id = 0;
-    auto idev = iommufd_device_bind(ictx, dev, &id);
-    EXPECT_FALSE(idev.is_err()) << idev.err();
-    idevs.push_back(idev.get());
-    return id;
-  }
-  void TearDown() override {
-    for (auto *idev : idevs) {
-      if (attached.count(idev)) iommufd_device_detach(idev);
-      iommufd_device_unbind(idev);
-    }
-    idevs.clear();
-    if (ffd >= 0) iommusim_close(ffd);
-    fd.close();
-    Smmuv3Driver::TearDown();
-  }
-  int attach_pt(size_t i, uint32_t pt) {
-    int rc = iommufd_device_attach(idevs[i], &pt);
-    if (!rc) attached.insert(idevs[i]);
-    return -rc;
-  }
-
-  Iommufd fd;
-  std::vector<iommufd_device *> idevs;
-  std::set<iommufd_device *> attached;
-  int ffd = -1;
-};
+class Smmuv3DriverUapi : public DriverUapiFixture<Smmuv3Driver> {};
 
 TEST_F(Smmuv3DriverUapi, GetHwInfoReportsTheIdRegisters) {
   bus.idr[3] = uint32_t(idr3::RIL);

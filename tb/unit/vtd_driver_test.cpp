@@ -20,6 +20,7 @@
 #include "core/iommu.h"
 #include "core/iova_bitmap.h"
 #include "core/log.h"
+#include "driver_uapi_fixture.h"
 #include "drivers/vtd/regs.h"
 #include "drivers/vtd/vtd_driver.h"
 #include "mock_test_util.h"
@@ -1019,32 +1020,8 @@ TEST_F(VtdDriver, EnforceCacheCoherencySetsSnpBeforeMappings) {
 // ---------------------------------------------------------------------------
 // Through the iommufd core, as a program sees it.
 
-class VtdDriverUapi : public VtdDriver {
+class VtdDriverUapi : public DriverUapiFixture<VtdDriver> {
  protected:
-  uint32_t bind(TestDevice *dev) {
-    iommufd_ctx *ictx = ctx_of(fd);
-    EXPECT_NE(nullptr, ictx);
-    uint32_t id = 0;
-    auto idev = iommufd_device_bind(ictx, dev, &id);
-    EXPECT_FALSE(idev.is_err()) << idev.err();
-    idevs.push_back(idev.get());
-    return id;
-  }
-  void TearDown() override {
-    for (auto *idev : idevs) {
-      if (attached.count(idev)) iommufd_device_detach(idev);
-      iommufd_device_unbind(idev);
-    }
-    idevs.clear();
-    if (ffd >= 0) iommusim_close(ffd);
-    fd.close();
-    VtdDriver::TearDown();
-  }
-  int attach_pt(size_t i, uint32_t pt) {
-    int rc = iommufd_device_attach(idevs[i], &pt);
-    if (!rc) attached.insert(idevs[i]);
-    return -rc;
-  }
   int invalidate(uint32_t hwpt, uint32_t type, void *data, uint32_t entry_len,
                  uint32_t *entry_num) {
     iommu_hwpt_invalidate cmd = {};
@@ -1058,11 +1035,6 @@ class VtdDriverUapi : public VtdDriver {
     *entry_num = cmd.entry_num;
     return rc;
   }
-
-  Iommufd fd;
-  std::vector<iommufd_device *> idevs;
-  std::set<iommufd_device *> attached;
-  int ffd = -1;
 };
 
 TEST_F(VtdDriverUapi, GetHwInfoReportsCapAndEcap) {
