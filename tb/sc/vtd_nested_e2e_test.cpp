@@ -280,14 +280,11 @@ TEST_P(VtdNestedE2E, FirstStageTableOfTheProgramTranslatesAndHwptInvalidateTakes
 }
 
 // "Everything" (addr 0, npages U64_MAX) must drop every IOTLB entry of the
-// nested domain. Disabled: a known disagreement between driver and model.
-// Like Linux 6.12 (calculate_psi_aligned_address, qi_desc_piotlb) the driver
-// sends one page-selective-within-PASID descriptor with address mask 52; the
-// model takes AM > CAP.MAMV (18) as an invalid descriptor (IQE, §6.5.2.10),
-// so nothing is invalidated while the ioctl returns 0. Enable it once one
-// side changes (model: accept any AM for P_IOTLB; or driver: PASID-selective
-// granularity when the mask exceeds MAMV, as it already does for IOTLB DSI).
-TEST_P(VtdNestedE2E, DISABLED_InvalidateEverythingEmptiesTheNestedDomainsIotlb) {
+// nested domain. Linux 6.12 sends one page-selective-within-PASID descriptor
+// with address mask 52 here, which the unit takes as invalid (AM > CAP.MAMV:
+// IQE, nothing invalidated); the driver takes the whole PASID instead once
+// the mask exceeds MAMV (docs/vtd_driver.md).
+TEST_P(VtdNestedE2E, InvalidateEverythingEmptiesTheNestedDomainsIotlb) {
   nested_e2e t(GetParam());
   ASSERT_TRUE(t.set_up());
   const uint64_t bar = t.dev.bar();

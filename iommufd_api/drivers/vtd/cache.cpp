@@ -133,7 +133,13 @@ void flush_iotlb_tag(const dmar_domain &d, qi_batch &b, const cache_tag &t, uint
                      uint64_t pages, unsigned mask, int ih) {
   if (d.use_first_level) {
     if (!pages) return;
-    b.add(vtd_driver::desc_piotlb(t.domain_id, t.pasid, addr, pages, ih));
+    // Beyond CAP.MAMV a page-selective descriptor is invalid (the unit
+    // reports IQE and invalidates nothing): take the whole PASID instead, as
+    // the second-stage path below falls back to domain-selective. Linux 6.12
+    // sends the PSI descriptor anyway (e.g. AM = 52 for an npages = U64_MAX
+    // HWPT_INVALIDATE); docs/vtd_driver.md lists this difference.
+    const bool too_big = mask > cap::max_amask_val(flush_ops::cap(b.u));
+    b.add(vtd_driver::desc_piotlb(t.domain_id, t.pasid, addr, too_big ? vtd_driver::NPAGES_ALL : pages, ih));
     return;
   }
   const uint64_t c = flush_ops::cap(b.u);
