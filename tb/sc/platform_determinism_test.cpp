@@ -40,8 +40,8 @@ namespace {
 // time that differs from run to run, and must cost no simulated time.
 void host_work(unsigned us) { std::this_thread::sleep_for(std::chrono::microseconds(us)); }
 
-std::string program() {
-  platform &p = platform::load_string(config_text(models::timing_mode::cycle));
+std::string program(models::timing_mode mode) {
+  platform &p = platform::load_string(config_text(mode));
   iommufd::host_bus &bus = p.bus();
   const int fd = iommusim_open();
   const uint32_t ioas = ioas_alloc(fd);
@@ -89,12 +89,12 @@ std::string program() {
 }
 
 // The program in a child process: its JSON, or "" if it failed.
-std::string run_in_child(int n) {
+std::string run_in_child(models::timing_mode mode, int n) {
   const std::string path =
       ::testing::TempDir() + "determinism_" + std::to_string(getpid()) + "_" + std::to_string(n) + ".json";
   const pid_t pid = fork();
   if (pid == 0) {
-    const std::string j = program();
+    const std::string j = program(mode);
     std::ofstream(path) << j;
     std::fflush(nullptr);
     _exit(j.empty() ? 1 : 0);
@@ -122,9 +122,12 @@ std::string differences(const nlohmann::ordered_json &a, const nlohmann::ordered
   return out;
 }
 
-TEST(PlatformDeterminism, SameProgramSameCountersAndSimulatedTime) {
-  const std::string a = run_in_child(1);
-  const std::string b = run_in_child(2);
+class PlatformDeterminism : public ::testing::TestWithParam<models::timing_mode> {};
+
+// Cycle mode is the reference; fast mode's host side is repeatable the same way.
+TEST_P(PlatformDeterminism, SameProgramSameCountersAndSimulatedTime) {
+  const std::string a = run_in_child(GetParam(), 1);
+  const std::string b = run_in_child(GetParam(), 2);
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
   const auto ja = nlohmann::ordered_json::parse(a), jb = nlohmann::ordered_json::parse(b);
@@ -143,5 +146,11 @@ TEST(PlatformDeterminism, SameProgramSameCountersAndSimulatedTime) {
   std::printf("simulated %llu ps; host_cpu %s\n",
               static_cast<unsigned long long>(ja["now_ps"].get<uint64_t>()), cpu.dump().c_str());
 }
+
+INSTANTIATE_TEST_SUITE_P(Mode, PlatformDeterminism,
+                         ::testing::Values(models::timing_mode::cycle, models::timing_mode::fast),
+                         [](const ::testing::TestParamInfo<models::timing_mode> &i) {
+                           return i.param == models::timing_mode::cycle ? "cycle" : "fast";
+                         });
 
 }  // namespace
