@@ -5,10 +5,12 @@
 // simulated time. The program drives the default SMMUv3 platform through the
 // C API as a driver test does: maps, DMAs polled with poll32 while the device
 // runs, host-side work between HostBus calls, an UNMAP (TLBI + CMD_SYNC) and
-// a DMA that then faults (event queue interrupt, handler on the IRQ thread).
+// a DMA that then faults (event queue interrupt, handler on the IRQ thread),
+// and a PRI page request the program answers from the fault fd.
 // SystemC elaborates once per process, so each run is a child process; the
 // parent compares the two JSON documents.
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +21,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 
 #include "platform_test_util.h"
 
@@ -40,8 +43,43 @@ namespace {
 // time that differs from run to run, and must cost no simulated time.
 void host_work(unsigned us) { std::this_thread::sleep_for(std::chrono::microseconds(us)); }
 
-std::string program(models::timing_mode mode) {
-  platform &p = platform::load_string(config_text(mode));
+// A PRI page request (SMMUv3 §8, VT-d §7.4): the device waits for the
+// program, which waits on the fault fd, maps the page and answers.
+bool page_request(platform &p, int fd, nlohmann::ordered_json &log) {
+  const uint32_t ioas = ioas_alloc(fd);
+  bound_device dev(p, "pri0", fd);
+  if (!dev.ok()) return false;
+  iommu_fault_alloc fa{};
+  fa.size = sizeof(fa);
+  if (iommusim_ioctl(fd, IOMMU_FAULT_QUEUE_ALLOC, &fa)) return false;
+  const int ffd = static_cast<int>(fa.out_fault_fd);
+  uint32_t pt = hwpt_alloc(fd, dev.dev_id, ioas, IOMMU_HWPT_FAULT_ID_VALID, fa.out_fault_id);
+  if (!pt || dev.attach(&pt)) return false;
+  constexpr uint64_t kIova = 0x7700'0000;
+  buffer buf(4096);
+  start_dma(p.bus(), dev.bar(), 0, kIova + 128, 256, dma_test::CTRL_FILL | dma_test::CTRL_PRI, 0xc3c3'c3c3'c3c3'c3c3ULL);
+  pollfd pfd{ffd, POLLIN, 0};
+  if (iommusim_poll(&pfd, 1, 20000) != 1) return false;
+  iommu_hwpt_pgfault f{};
+  if (iommusim_read(ffd, &f, sizeof(f)) != static_cast<ssize_t>(sizeof(f))) return false;
+  host_work(300);
+  if (ioas_map(fd, ioas, buf.p, buf.len, kIova)) return false;
+  iommu_hwpt_page_response r{};
+  r.cookie = f.cookie;
+  r.code = IOMMUFD_PAGE_RESP_SUCCESS;
+  if (iommusim_write(ffd, &r, sizeof(r)) != static_cast<ssize_t>(sizeof(r))) return false;
+  const bool done = p.bus().poll32(dev.bar() + dma_test::STATUS, dma_test::ST_DONE, dma_test::ST_DONE, 100, 100'000'000);
+  log.push_back({{"done", done},
+                 {"status", p.bus().readq(dev.bar() + dma_test::STATUS)},
+                 {"cycles", p.bus().readq(dev.bar() + dma_test::CYCLES)},
+                 {"at_ps", p.bus().now_ps()}});
+  p.run_until_idle();
+  iommusim_close(ffd);
+  return done && buf.p[128] == 0xc3;
+}
+
+std::string program(const std::string &config, models::timing_mode mode) {
+  platform &p = platform::load_string(config_text(mode, config));
   iommufd::host_bus &bus = p.bus();
   const int fd = iommusim_open();
   const uint32_t ioas = ioas_alloc(fd);
@@ -79,6 +117,7 @@ std::string program(models::timing_mode mode) {
     dma(kSrc, kDst, 16 * 4096, uint64_t{12} << dma_test::CTRL_BURST_SHIFT, 0);
     p.run_until_idle();
   }
+  RUN_REQUIRE(page_request(p, fd, dmas));
   iommusim_close(fd);
   p.run_until_idle();
   nlohmann::ordered_json out;
@@ -89,12 +128,12 @@ std::string program(models::timing_mode mode) {
 }
 
 // The program in a child process: its JSON, or "" if it failed.
-std::string run_in_child(models::timing_mode mode, int n) {
+std::string run_in_child(const std::string &config, models::timing_mode mode, int n) {
   const std::string path =
       ::testing::TempDir() + "determinism_" + std::to_string(getpid()) + "_" + std::to_string(n) + ".json";
   const pid_t pid = fork();
   if (pid == 0) {
-    const std::string j = program(mode);
+    const std::string j = program(config, mode);
     std::ofstream(path) << j;
     std::fflush(nullptr);
     _exit(j.empty() ? 1 : 0);
@@ -122,20 +161,25 @@ std::string differences(const nlohmann::ordered_json &a, const nlohmann::ordered
   return out;
 }
 
-class PlatformDeterminism : public ::testing::TestWithParam<models::timing_mode> {};
+using param = std::tuple<const char *, models::timing_mode>;
+class PlatformDeterminism : public ::testing::TestWithParam<param> {};
 
-// Cycle mode is the reference; fast mode's host side is repeatable the same way.
+// Cycle mode is the reference; fast mode's host side is repeatable the same
+// way. Both IOMMUs: the SMMUv3 and the VT-d platform.
 TEST_P(PlatformDeterminism, SameProgramSameCountersAndSimulatedTime) {
-  const std::string a = run_in_child(GetParam(), 1);
-  const std::string b = run_in_child(GetParam(), 2);
+  const auto [config, mode] = GetParam();
+  const std::string a = run_in_child(config, mode, 1);
+  const std::string b = run_in_child(config, mode, 2);
   ASSERT_FALSE(a.empty());
   ASSERT_FALSE(b.empty());
   const auto ja = nlohmann::ordered_json::parse(a), jb = nlohmann::ordered_json::parse(b);
-  // The program did what it should: 5 DMAs, the fourth faulted.
-  ASSERT_EQ(ja["dma"].size(), 5u);
-  for (size_t i = 0; i < 5; i++) EXPECT_TRUE(ja["dma"][i]["done"].get<bool>()) << i;
+  // The program did what it should: 5 DMAs, the fourth faulted, then a
+  // page request.
+  ASSERT_EQ(ja["dma"].size(), 6u);
+  for (size_t i = 0; i < 6; i++) EXPECT_TRUE(ja["dma"][i]["done"].get<bool>()) << i;
   EXPECT_NE(ja["dma"][3]["status"].get<uint64_t>() & dma_test::ST_ERROR, 0u);
   const auto &cpu = ja["stats"]["groups"]["host_cpu"]["counters"];
+  EXPECT_EQ(ja["stats"]["groups"]["pri0"]["counters"].value("page_requests", 0), 1);
   EXPECT_GT(cpu.value("polls", 0), 5);
   EXPECT_GT(ja["stats"]["groups"]["irq"]["counters"].value("irqs_handled", 0), 0);
   EXPECT_EQ(cpu.value("agent_lapses", -1), 0);
@@ -147,10 +191,13 @@ TEST_P(PlatformDeterminism, SameProgramSameCountersAndSimulatedTime) {
               static_cast<unsigned long long>(ja["now_ps"].get<uint64_t>()), cpu.dump().c_str());
 }
 
-INSTANTIATE_TEST_SUITE_P(Mode, PlatformDeterminism,
-                         ::testing::Values(models::timing_mode::cycle, models::timing_mode::fast),
-                         [](const ::testing::TestParamInfo<models::timing_mode> &i) {
-                           return i.param == models::timing_mode::cycle ? "cycle" : "fast";
+INSTANTIATE_TEST_SUITE_P(Platform, PlatformDeterminism,
+                         ::testing::Combine(::testing::Values("smmuv3_default.yaml", "vtd_default.yaml"),
+                                            ::testing::Values(models::timing_mode::cycle, models::timing_mode::fast)),
+                         [](const ::testing::TestParamInfo<param> &i) {
+                           const std::string c = std::get<0>(i.param);
+                           return c.substr(0, c.find('_')) + "_" +
+                                  (std::get<1>(i.param) == models::timing_mode::cycle ? "cycle" : "fast");
                          });
 
 }  // namespace
