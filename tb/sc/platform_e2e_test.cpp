@@ -160,31 +160,11 @@ TEST_P(PlatformE2E, AfterUnmapTheSameDmaIsFTranslationAndChangesNothing) {
   uint32_t pt = t.ioas;
   ASSERT_EQ(t.dev.attach(&pt), 0);
 
-  constexpr uint64_t kIova = 0x30'0000, kCanaryIova = kIova + 0x2000;
-  buffer dst(2 * 4096), canary(4096);
-  std::memset(dst.p, 0x11, dst.len);
-  std::memset(canary.p, 0x22, canary.len);
-  ASSERT_EQ(ioas_map(t.fd, t.ioas, dst.p, dst.len, kIova), 0);
-  ASSERT_EQ(ioas_map(t.fd, t.ioas, canary.p, canary.len, kCanaryIova), 0);
-
-  const uint64_t pattern = 0x5a5a'5a5a'5a5a'5a5aULL;
-  const uint64_t ok = run_dma(t.bus, t.dev.bar(), 0, kIova, dst.len, dma_test::CTRL_FILL, pattern);
-  ASSERT_EQ(ok & dma_test::ST_ERROR, 0u);
-  for (size_t i = 0; i < dst.len; i++) ASSERT_EQ(dst.p[i], 0x5a) << i;
-  t.p.run_until_idle();
-  const size_t events_before = smmu_driver(t.p).recent_events().size();
-
-  ASSERT_EQ(ioas_unmap(t.fd, t.ioas, kIova, dst.len), 0);
-  std::memset(dst.p, 0x33, dst.len);  // the program reuses its buffer
-  const uint64_t st = run_dma(t.bus, t.dev.bar(), 0, kIova, dst.len, dma_test::CTRL_FILL, pattern);
-  EXPECT_NE(st & dma_test::ST_ERROR, 0u);
-  EXPECT_EQ((st >> 16) & 0xffff, uint64_t{dma_test::ERR_TRANSLATION});
-  EXPECT_EQ(t.bus.readq(t.dev.bar() + dma_test::FAULT_ADDR), kIova);
-  EXPECT_EQ(t.bus.readq(t.dev.bar() + dma_test::BYTES_DONE), 0u);
-  t.p.run_until_idle();
-
-  for (size_t i = 0; i < dst.len; i++) ASSERT_EQ(dst.p[i], 0x33) << i;
-  for (size_t i = 0; i < canary.len; i++) ASSERT_EQ(canary.p[i], 0x22) << i;
+  constexpr uint64_t kIova = 0x30'0000;
+  size_t events_before = 0;
+  unmap_then_same_dma_scenario(t.p, t.fd, t.ioas, t.bus, t.dev.bar(), kIova,
+                               [&] { events_before = smmu_driver(t.p).recent_events().size(); });
+  if (HasFatalFailure()) return;
 
   // Exactly one record: the device stops at its first faulting burst.
   const std::vector<iommufd::smmuv3::event_record> ev = smmu_driver(t.p).recent_events();
@@ -201,9 +181,7 @@ TEST_P(PlatformE2E, AfterUnmapTheSameDmaIsFTranslationAndChangesNothing) {
 }
 
 // Dirty tracking with HTTU (SMMUv3 §3.13): the SMMU sets a writable-clean
-// descriptor dirty on the device's first write; GET_DIRTY_BITMAP reports and
-// clears exactly the written pages, reads leave pages clean, and re-enabling
-// starts from a clean state (iommufd clears on enable).
+// descriptor dirty on the device's first write (dirty_tracking_scenario).
 TEST_P(PlatformE2E, DirtyTrackingReportsExactlyThePagesTheDeviceWrote) {
   e2e t(GetParam(), "dma0");
   ASSERT_TRUE(t.dev.ok());
@@ -211,50 +189,12 @@ TEST_P(PlatformE2E, DirtyTrackingReportsExactlyThePagesTheDeviceWrote) {
   ASSERT_NE(hwpt, 0u);
   uint32_t pt = hwpt;
   ASSERT_EQ(t.dev.attach(&pt), 0);
-
-  constexpr uint64_t kIova = 0x100'0000;
-  buffer buf(8 * 4096);
-  std::memset(buf.p, 0, buf.len);
-  ASSERT_EQ(ioas_map(t.fd, t.ioas, buf.p, buf.len, kIova), 0);
-  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, true), 0);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
-
-  const uint64_t bar = t.dev.bar(), pat = 0x0101'0101'0101'0101ULL;
-  auto fill = [&](uint64_t iova, uint64_t len) {
-    return run_dma(t.bus, bar, 0, iova, len, dma_test::CTRL_FILL, pat) & dma_test::ST_ERROR;
-  };
-  ASSERT_EQ(fill(kIova + 0x1000, 4096), 0u);
-  ASSERT_EQ(fill(kIova + 0x3000 + 100, 64), 0u);
-  // A copy reads page 6 (stays clean) and writes page 1 again.
-  ASSERT_EQ(run_dma(t.bus, bar, kIova + 0x6000, kIova + 0x1000, 512, 0) & dma_test::ST_ERROR, 0u);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), (1u << 1) | (1u << 3));
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);  // the read cleared them
-
-  // After the clear (and its TLB invalidation) a write dirties again.
-  ASSERT_EQ(fill(kIova + 0x5000, 8), 0u);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR), 1u << 5);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR), 1u << 5);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 1u << 5);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
-
-  // Writes while tracking is off are forgotten when it is turned on again.
-  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, false), 0);
-  ASSERT_EQ(fill(kIova + 0x7000, 8), 0u);
-  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, true), 0);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
-  // The bytes: page 1 filled then its first 512 bytes copied from (zero)
-  // page 6, 64 bytes of page 3, 8 of page 5, 8 of page 7.
-  for (size_t i = 0; i < buf.len; i++) {
-    const bool ones = (i >= 0x1200 && i < 0x2000) || (i >= 0x3000 + 100 && i < 0x3000 + 164) ||
-                      (i >= 0x5000 && i < 0x5008) || (i >= 0x7000 && i < 0x7008);
-    ASSERT_EQ(buf.p[i], ones ? 1 : 0) << i;
-  }
+  dirty_tracking_scenario(t.fd, t.ioas, hwpt, t.bus, t.dev.bar(), 0x100'0000);
 }
 
-// PRI (SMMUv3 §8): the device's write to an IOVA nothing is mapped at fails,
-// it sends a page request, the SMMU queues it in the PRI queue, the driver
-// forwards it to the HWPT's fault queue, the program reads it from the fault
-// fd, maps the page and answers SUCCESS; the device retries and the bytes land.
+// PRI (SMMUv3 §8): the page request goes through the PRI queue and the
+// driver to the HWPT's fault queue; the program's response (a PRI_RESP
+// command) lets the device's retry land (page_request_scenario).
 TEST_P(PlatformE2E, PageRequestReachesTheFaultFdAndItsResponseFinishesTheDma) {
   e2e t(GetParam(), "pri0");
   ASSERT_TRUE(t.dev.ok());
@@ -266,40 +206,9 @@ TEST_P(PlatformE2E, PageRequestReachesTheFaultFdAndItsResponseFinishesTheDma) {
   ASSERT_NE(hwpt, 0u);
   uint32_t pt = hwpt;
   ASSERT_EQ(t.dev.attach(&pt), 0);
-
-  constexpr uint64_t kIova = 0x7700'0000;
-  const uint64_t bar = t.dev.bar();
-  buffer buf(4096);
-  std::memset(buf.p, 0, buf.len);
-  start_dma(t.bus, bar, 0, kIova + 128, 256, dma_test::CTRL_FILL | dma_test::CTRL_PRI, 0xc3c3'c3c3'c3c3'c3c3ULL);
-
-  pollfd pfd{ffd, POLLIN, 0};
-  ASSERT_EQ(iommusim_poll(&pfd, 1, 20000), 1) << "no page request reached the fault fd";
-  iommu_hwpt_pgfault f{};
-  ASSERT_EQ(iommusim_read(ffd, &f, sizeof(f)), static_cast<ssize_t>(sizeof(f)));
-  EXPECT_EQ(f.dev_id, t.dev.dev_id);
-  EXPECT_EQ(f.addr, kIova);  // the page, as the PRI message carries it
-  EXPECT_EQ(f.length, 0u);   // 6.12 reports no length for a PRI page request
-  EXPECT_NE(f.perm & IOMMU_PGFAULT_PERM_WRITE, 0u);
-  EXPECT_NE(f.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE, 0u);
-  EXPECT_EQ(f.flags & IOMMU_PGFAULT_FLAGS_PASID_VALID, 0u);
-  // Still waiting for the response, nothing written.
-  EXPECT_EQ(t.bus.readq(bar + dma_test::STATUS) & dma_test::ST_DONE, 0u);
-  for (size_t i = 0; i < buf.len; i++) ASSERT_EQ(buf.p[i], 0) << i;
-
-  ASSERT_EQ(ioas_map(t.fd, t.ioas, buf.p, buf.len, kIova), 0);
-  iommu_hwpt_page_response r{};
-  r.cookie = f.cookie;
-  r.code = IOMMUFD_PAGE_RESP_SUCCESS;
-  ASSERT_EQ(iommusim_write(ffd, &r, sizeof(r)), static_cast<ssize_t>(sizeof(r)));
-
-  ASSERT_TRUE(t.bus.poll32(bar + dma_test::STATUS, dma_test::ST_DONE, dma_test::ST_DONE, 100, 100'000'000));
-  const uint64_t st = t.bus.readq(bar + dma_test::STATUS);
-  EXPECT_EQ(st & dma_test::ST_ERROR, 0u) << std::hex << st;
-  EXPECT_EQ(t.bus.readq(bar + dma_test::BYTES_DONE), 256u);
-  for (size_t i = 0; i < buf.len; i++) ASSERT_EQ(buf.p[i], (i >= 128 && i < 384) ? 0xc3 : 0) << i;
-  t.p.run_until_idle();
+  page_request_scenario(t.p, t.fd, t.ioas, ffd, t.dev.dev_id, t.bus, t.dev.bar(), 0x7700'0000);
   EXPECT_EQ(t.dev.dev->dma_test->stats().get("page_requests"), 1u);
+  EXPECT_EQ(smmu_driver(t.p).stats().pri_responses, 1u);
   EXPECT_EQ(iommusim_close(ffd), 0);
 }
 

@@ -116,30 +116,11 @@ TEST_P(VtdE2E, AfterUnmapTheSameDmaIsAFaultRecordAndChangesNothing) {
   uint32_t pt = t.ioas;
   ASSERT_EQ(t.dev.attach(&pt), 0);
 
-  constexpr uint64_t kIova = 0x30'0000, kCanaryIova = kIova + 0x2000;
-  buffer dst(2 * 4096), canary(4096);
-  std::memset(dst.p, 0x11, dst.len);
-  std::memset(canary.p, 0x22, canary.len);
-  ASSERT_EQ(ioas_map(t.fd, t.ioas, dst.p, dst.len, kIova), 0);
-  ASSERT_EQ(ioas_map(t.fd, t.ioas, canary.p, canary.len, kCanaryIova), 0);
-
-  const uint64_t pattern = 0x5a5a'5a5a'5a5a'5a5aULL;
-  ASSERT_EQ(run_dma(t.bus, t.dev.bar(), 0, kIova, dst.len, dma_test::CTRL_FILL, pattern) & dma_test::ST_ERROR, 0u);
-  for (size_t i = 0; i < dst.len; i++) ASSERT_EQ(dst.p[i], 0x5a) << i;
-  t.p.run_until_idle();
-  const size_t faults_before = t.drv.recent_faults().size();
-
-  ASSERT_EQ(ioas_unmap(t.fd, t.ioas, kIova, dst.len), 0);
-  std::memset(dst.p, 0x33, dst.len);
-  const uint64_t st = run_dma(t.bus, t.dev.bar(), 0, kIova, dst.len, dma_test::CTRL_FILL, pattern);
-  EXPECT_NE(st & dma_test::ST_ERROR, 0u);
-  EXPECT_EQ((st >> 16) & 0xffff, uint64_t{dma_test::ERR_TRANSLATION});
-  EXPECT_EQ(t.bus.readq(t.dev.bar() + dma_test::FAULT_ADDR), kIova);
-  EXPECT_EQ(t.bus.readq(t.dev.bar() + dma_test::BYTES_DONE), 0u);
-  t.p.run_until_idle();
-
-  for (size_t i = 0; i < dst.len; i++) ASSERT_EQ(dst.p[i], 0x33) << i;
-  for (size_t i = 0; i < canary.len; i++) ASSERT_EQ(canary.p[i], 0x22) << i;
+  constexpr uint64_t kIova = 0x30'0000;
+  size_t faults_before = 0;
+  unmap_then_same_dma_scenario(t.p, t.fd, t.ioas, t.bus, t.dev.bar(), kIova,
+                               [&] { faults_before = t.drv.recent_faults().size(); });
+  if (HasFatalFailure()) return;
 
   // Exactly one record: the device stops at its first faulting burst. A
   // write through a second-stage entry with R = W = 0: reason 5 in legacy
@@ -155,9 +136,8 @@ TEST_P(VtdE2E, AfterUnmapTheSameDmaIsAFaultRecordAndChangesNothing) {
 }
 
 // Dirty tracking (VT-d §3.6.2, SSADS): the second-stage D bit set on the
-// device's first write; GET_DIRTY_BITMAP reports and clears exactly the
-// written pages, reads leave pages clean, and re-enabling starts clean.
-// Linux offers it only in scalable mode: legacy refuses the HWPT.
+// device's first write (dirty_tracking_scenario). Linux offers it only in
+// scalable mode: legacy refuses the HWPT.
 TEST_P(VtdE2E, DirtyTrackingReportsExactlyThePagesTheDeviceWrote) {
   e2e t(GetParam(), "dma0");
   ASSERT_TRUE(t.dev.ok());
@@ -172,49 +152,15 @@ TEST_P(VtdE2E, DirtyTrackingReportsExactlyThePagesTheDeviceWrote) {
     return;
   }
   ASSERT_EQ(iommusim_ioctl(t.fd, IOMMU_HWPT_ALLOC, &a), 0) << strerror(errno);
-  const uint32_t hwpt = a.out_hwpt_id;
-  uint32_t pt = hwpt;
+  uint32_t pt = a.out_hwpt_id;
   ASSERT_EQ(t.dev.attach(&pt), 0);
-
-  constexpr uint64_t kIova = 0x100'0000;
-  buffer buf(8 * 4096);
-  std::memset(buf.p, 0, buf.len);
-  ASSERT_EQ(ioas_map(t.fd, t.ioas, buf.p, buf.len, kIova), 0);
-  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, true), 0);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
-
-  const uint64_t bar = t.dev.bar(), pat = 0x0101'0101'0101'0101ULL;
-  auto fill = [&](uint64_t iova, uint64_t len) {
-    return run_dma(t.bus, bar, 0, iova, len, dma_test::CTRL_FILL, pat) & dma_test::ST_ERROR;
-  };
-  ASSERT_EQ(fill(kIova + 0x2000, 4096), 0u);
-  ASSERT_EQ(fill(kIova + 0x4000 + 100, 64), 0u);
-  // A copy reads page 6 (stays clean) and writes page 2 again.
-  ASSERT_EQ(run_dma(t.bus, bar, kIova + 0x6000, kIova + 0x2000, 512, 0) & dma_test::ST_ERROR, 0u);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), (1u << 2) | (1u << 4));
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
-
-  ASSERT_EQ(fill(kIova + 0x5000, 8), 0u);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova, IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR), 1u << 5);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 1u << 5);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
-
-  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, false), 0);
-  ASSERT_EQ(fill(kIova + 0x7000, 8), 0u);
-  ASSERT_EQ(set_dirty_tracking(t.fd, hwpt, true), 0);
-  EXPECT_EQ(dirty_bitmap(t.fd, hwpt, kIova), 0u);
-  for (size_t i = 0; i < buf.len; i++) {
-    const bool ones = (i >= 0x2200 && i < 0x3000) || (i >= 0x4000 + 100 && i < 0x4000 + 164) ||
-                      (i >= 0x5000 && i < 0x5008) || (i >= 0x7000 && i < 0x7008);
-    ASSERT_EQ(buf.p[i], ones ? 1 : 0) << i;
-  }
+  dirty_tracking_scenario(t.fd, t.ioas, a.out_hwpt_id, t.bus, t.dev.bar(), 0x100'0000);
 }
 
-// Page requests (VT-d §7.5): the device's write to an unmapped IOVA fails, it
-// sends a page request, the unit writes it to the page request queue, the
-// driver forwards it to the HWPT's fault queue, the program maps the page and
-// answers SUCCESS, the driver sends a page group response and the device's
-// retry lands. Linux supports I/O page faults in scalable mode only.
+// Page requests (VT-d §7.5): the unit writes the request to the page request
+// queue, the driver forwards it to the HWPT's fault queue, and the program's
+// response goes back as a page group response (page_request_scenario).
+// Linux supports I/O page faults in scalable mode only.
 TEST_P(VtdE2E, PageRequestReachesTheFaultFdAndItsResponseFinishesTheDma) {
   e2e t(GetParam(), "pri0");
   ASSERT_TRUE(t.dev.ok());
@@ -222,14 +168,9 @@ TEST_P(VtdE2E, PageRequestReachesTheFaultFdAndItsResponseFinishesTheDma) {
   fa.size = sizeof(fa);
   ASSERT_EQ(iommusim_ioctl(t.fd, IOMMU_FAULT_QUEUE_ALLOC, &fa), 0) << strerror(errno);
   const int ffd = static_cast<int>(fa.out_fault_fd);
-  iommu_hwpt_alloc a{};
-  a.size = sizeof(a);
-  a.flags = IOMMU_HWPT_FAULT_ID_VALID;
-  a.dev_id = t.dev.dev_id;
-  a.pt_id = t.ioas;
-  a.fault_id = fa.out_fault_id;
-  ASSERT_EQ(iommusim_ioctl(t.fd, IOMMU_HWPT_ALLOC, &a), 0) << strerror(errno);
-  uint32_t pt = a.out_hwpt_id;
+  const uint32_t hwpt = hwpt_alloc(t.fd, t.dev.dev_id, t.ioas, IOMMU_HWPT_FAULT_ID_VALID, fa.out_fault_id);
+  ASSERT_NE(hwpt, 0u);
+  uint32_t pt = hwpt;
   const int attached = t.dev.attach(&pt);
   if (!scalable()) {
     EXPECT_EQ(attached, -ENODEV);  // no IOPF without scalable mode (intel_iommu_enable_iopf)
@@ -237,35 +178,7 @@ TEST_P(VtdE2E, PageRequestReachesTheFaultFdAndItsResponseFinishesTheDma) {
     return;
   }
   ASSERT_EQ(attached, 0);
-
-  constexpr uint64_t kIova = 0x7700'0000;
-  const uint64_t bar = t.dev.bar();
-  buffer buf(4096);
-  std::memset(buf.p, 0, buf.len);
-  start_dma(t.bus, bar, 0, kIova + 128, 256, dma_test::CTRL_FILL | dma_test::CTRL_PRI, 0xc3c3'c3c3'c3c3'c3c3ULL);
-
-  pollfd pfd{ffd, POLLIN, 0};
-  ASSERT_EQ(iommusim_poll(&pfd, 1, 20000), 1) << "no page request reached the fault fd";
-  iommu_hwpt_pgfault f{};
-  ASSERT_EQ(iommusim_read(ffd, &f, sizeof(f)), static_cast<ssize_t>(sizeof(f)));
-  EXPECT_EQ(f.dev_id, t.dev.dev_id);
-  EXPECT_EQ(f.addr, kIova);
-  EXPECT_NE(f.perm & IOMMU_PGFAULT_PERM_WRITE, 0u);
-  EXPECT_NE(f.flags & IOMMU_PGFAULT_FLAGS_LAST_PAGE, 0u);
-  EXPECT_EQ(t.bus.readq(bar + dma_test::STATUS) & dma_test::ST_DONE, 0u);
-  for (size_t i = 0; i < buf.len; i++) ASSERT_EQ(buf.p[i], 0) << i;
-
-  ASSERT_EQ(ioas_map(t.fd, t.ioas, buf.p, buf.len, kIova), 0);
-  iommu_hwpt_page_response r{};
-  r.cookie = f.cookie;
-  r.code = IOMMUFD_PAGE_RESP_SUCCESS;
-  ASSERT_EQ(iommusim_write(ffd, &r, sizeof(r)), static_cast<ssize_t>(sizeof(r)));
-
-  ASSERT_TRUE(t.bus.poll32(bar + dma_test::STATUS, dma_test::ST_DONE, dma_test::ST_DONE, 100, 100'000'000));
-  const uint64_t st = t.bus.readq(bar + dma_test::STATUS);
-  EXPECT_EQ(st & dma_test::ST_ERROR, 0u) << std::hex << st;
-  for (size_t i = 0; i < buf.len; i++) ASSERT_EQ(buf.p[i], (i >= 128 && i < 384) ? 0xc3 : 0) << i;
-  t.p.run_until_idle();
+  page_request_scenario(t.p, t.fd, t.ioas, ffd, t.dev.dev_id, t.bus, t.dev.bar(), 0x7700'0000);
   EXPECT_EQ(t.dev.dev->dma_test->stats().get("page_requests"), 1u);
   EXPECT_EQ(t.drv.stats().prq_responses, 1u);
   EXPECT_EQ(iommusim_close(ffd), 0);
