@@ -105,21 +105,7 @@ std::string scenario(const std::string &config) {
 
 // Runs the scenario in a child process; its JSON, or "" on failure.
 std::string run_in_child(const std::string &config, const std::string &tag) {
-  const std::string path = ::testing::TempDir() + "rtl_vtd_e2e_" + tag + "_" + std::to_string(getpid()) + ".json";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const std::string j = scenario(config);
-    std::ofstream(path) << j;
-    _exit(j.empty() ? 1 : 0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return {};
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::remove(path.c_str());
-  return s.str();
+  return platform_test::in_child_process("rtl_vtd_e2e_" + tag, [&] { return scenario(config); });
 }
 
 TEST(RtlEndToEnd, VtdPlatformSameStatisticsCycleForCycle) {

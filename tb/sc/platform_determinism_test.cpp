@@ -129,23 +129,7 @@ std::string program(const std::string &config, models::timing_mode mode) {
 
 // The program in a child process: its JSON, or "" if it failed.
 std::string run_in_child(const std::string &config, models::timing_mode mode, int n) {
-  const std::string path =
-      ::testing::TempDir() + "determinism_" + std::to_string(getpid()) + "_" + std::to_string(n) + ".json";
-  const pid_t pid = fork();
-  if (pid == 0) {
-    const std::string j = program(config, mode);
-    std::ofstream(path) << j;
-    std::fflush(nullptr);
-    _exit(j.empty() ? 1 : 0);
-  }
-  int status = 0;
-  waitpid(pid, &status, 0);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return {};
-  std::ifstream in(path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  std::remove(path.c_str());
-  return s.str();
+  return platform_test::in_child_process("determinism_" + std::to_string(n), [&] { return program(config, mode); });
 }
 
 // The leaves where two documents differ, one a line ("/stats/groups/host_cpu/counters/polls: 12 != 15").

@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 
 #include <poll.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -179,6 +181,28 @@ inline uint64_t run_dma(iommufd::host_bus &bus, uint64_t bar, uint64_t src, uint
   start_dma(bus, bar, src, dst, len, ctrl, pattern);
   EXPECT_TRUE(bus.poll32(bar + dma_test::STATUS, dma_test::ST_DONE, dma_test::ST_DONE, 100, 100'000'000));
   return bus.readq(bar + dma_test::STATUS);
+}
+
+// SystemC elaborates once per process: run fn (which loads a platform) in a
+// forked child and return the text it produced, or "" if it produced none
+// or the child failed. tag names the child's temporary file.
+inline std::string in_child_process(const std::string &tag, const std::function<std::string()> &fn) {
+  const std::string path = ::testing::TempDir() + "child_" + tag + "_" + std::to_string(getpid()) + ".out";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string out = fn();
+    std::ofstream(path) << out;
+    std::fflush(nullptr);
+    _exit(out.empty() ? 1 : 0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  std::ifstream in(path);
+  std::ostringstream s;
+  s << in.rdbuf();
+  std::remove(path.c_str());
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return {};
+  return s.str();
 }
 
 // ---------------------------------------------------------------------------
