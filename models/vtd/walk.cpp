@@ -48,12 +48,16 @@ class vtd::walk_mem : public walk_memory {
 
 class vtd::pwc_view : public walk_cache_if {
  public:
-  pwc_view(vtd *v, int stage, const pwc_key &base) : v_(v), stage_(stage), base_(base) {}
+  // start_level: the walk's first level (0 PML5, 1 PML4, ...). Entries of
+  // levels above it do not exist in these tables, so their caches are not
+  // probed (a 4-level walk leaves the PML5E cache alone).
+  pwc_view(vtd *v, int stage, const pwc_key &base, int start_level)
+      : v_(v), stage_(stage), start_(start_level < 0 ? 0 : static_cast<size_t>(start_level)), base_(base) {}
   bool lookup(uint64_t ia, int *level, uint64_t *table, timing_ctx &t) override {
     auto &caches = stage_ == 1 ? v_->pwc_fs_ : v_->pwc_ss_;
     uint32_t cost = 0;
     bool hit = false;
-    for (size_t l = 0; l < caches.size(); l++) {
+    for (size_t l = start_; l < caches.size(); l++) {
       auto *c = caches[l].get();
       if (!c) continue;
       pwc_key k = base_;
@@ -86,6 +90,7 @@ class vtd::pwc_view : public walk_cache_if {
  private:
   vtd *v_;
   int stage_;
+  size_t start_;
   pwc_key base_;
 };
 
@@ -218,7 +223,7 @@ bool vtd::walk_second(const translation_ctx &c, uint64_t gpa, const access_kind 
   pwc_key k;
   k.stage = 2;
   k.did = c.did;
-  pwc_view cache(this, 2, k);
+  pwc_view cache(this, 2, k, p.start_level);
   walk_mem mem(this);
   count("second_stage_walks");
   const walk_result r =
@@ -261,7 +266,7 @@ bool vtd::walk_first(const txn &x, const translation_ctx &c, const access_kind &
   k.stage = 1;
   k.did = c.did;
   k.pasid = c.pasid;
-  pwc_view cache(this, 1, k);
+  pwc_view cache(this, 1, k, p.start_level);
   walk_mem mem(this);
   ss_translator s2(this, c);
   count(nested ? "nested_walks" : "first_stage_walks");
