@@ -59,18 +59,13 @@ std::string with_main_tlb(const std::string &keys, const std::string &timing = "
   if (at == std::string::npos) return {};
   t.replace(at, sizeof kMainTlb - 1, "main_tlb: {" + keys + "}");
   t.replace(t.find("timing: cycle"), 13, "timing: " + timing);
+  // Fragmented user memory: every page its own frame, so the driver maps
+  // 4 KiB pages and the copies below stream through the main TLB.
+  t.replace(t.find("  ram_base:"), 0, "  user_contig: 4KiB\n");
   return t;
 }
 
-struct buffer {
-  explicit buffer(size_t n) : len(n) {
-    p = static_cast<uint8_t *>(
-        mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0));
-  }
-  ~buffer() { munmap(p, len); }
-  uint8_t *p;
-  size_t len;
-};
+using platform_test::buffer;  // 2 MiB aligned: the same page tables every run
 
 iommufd::iommufd_ctx *ctx_of(int fd) {
   iommufd::file *f = iommufd::fd_table::get().fget(fd);

@@ -60,6 +60,11 @@ bool page_request(platform &p, int fd, nlohmann::ordered_json &log) {
   start_dma(p.bus(), dev.bar(), 0, kIova + 128, 256, dma_test::CTRL_FILL | dma_test::CTRL_PRI, 0xc3c3'c3c3'c3c3'c3c3ULL);
   pollfd pfd{ffd, POLLIN, 0};
   if (iommusim_poll(&pfd, 1, 20000) != 1) return false;
+  // Waking from a fault fd hands over no token (docs/platform.md,
+  // "Determinism"): the IRQ thread may still be finishing its PRI queue work
+  // while this thread wakes. Wait for the platform to be idle — a point in
+  // simulated time that does not depend on the host — before going on.
+  p.run_until_idle();
   iommu_hwpt_pgfault f{};
   if (iommusim_read(ffd, &f, sizeof(f)) != static_cast<ssize_t>(sizeof(f))) return false;
   host_work(300);
