@@ -111,11 +111,9 @@ ats_endpoint::result ats_endpoint::access(thread_time &t, const ats_access &a, u
   const sc_core::sc_time start = t.now();
   t.advance(cfg_.issue_cycles);
   res.ok = true;
-  for (uint64_t off = 0; off < a.len && res.ok;) {
-    const unsigned n = static_cast<unsigned>(std::min<uint64_t>(a.len - off, bytes_to_4k(a.addr + off)));
-    res.ok = piece(t, a, a.addr + off, data + off, n, &res);
-    off += n;
-  }
+  res.ok = for_each_4k_piece(a.addr, a.len, [&](uint64_t at, uint64_t off, unsigned n) {
+    return piece(t, a, at, data + off, n, &res);
+  });
   res.cycles = clk_.to_cycles(t.now() - start);
   stats_.histogram("latency_cycles").add(res.cycles);
   return res;
@@ -123,15 +121,8 @@ ats_endpoint::result ats_endpoint::access(thread_time &t, const ats_access &a, u
 
 void ats_endpoint::run_program() {
   thread_time t(clk_);
-  std::vector<uint8_t> buf;
-  for (size_t i = 0; i < cfg_.program.size(); i++) {
-    const ats_access &a = cfg_.program[i];
-    t.advance(a.gap_cycles);
-    buf.assign(a.len, 0);
-    if (a.write)
-      for (size_t k = 0; k < buf.size(); k++) buf[k] = static_cast<uint8_t>(i + k);
-    results_.push_back(access(t, a, buf.data()));
-  }
+  run_scripted_program(t, cfg_.program, &results_,
+                       [this](thread_time &tt, const ats_access &a, uint8_t *data) { return access(tt, a, data); });
   t.sync();
   finished_ = true;
   done.notify(sc_core::SC_ZERO_TIME);

@@ -8,6 +8,7 @@
 #include <tlm>
 #include <tlm_utils/tlm_quantumkeeper.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -99,6 +100,36 @@ ats_completion ats_translate(tlm::tlm_initiator_socket<> &socket, thread_time &t
 // A 4 KiB-bounded piece: PCIe requests must not cross a 4 KiB boundary
 // (PCIe 6.0 §2.2.7), so DMA engines cut their bursts there.
 inline uint64_t bytes_to_4k(uint64_t addr) { return 4096 - (addr & 4095); }
+
+// Cut [addr, addr + len) into 4 KiB-bounded pieces and call
+// piece(addr, offset, bytes) for each while it returns true; false if one
+// did not.
+template <class Piece>
+bool for_each_4k_piece(uint64_t addr, uint64_t len, Piece &&piece) {
+  for (uint64_t off = 0; off < len;) {
+    const unsigned n = static_cast<unsigned>(std::min<uint64_t>(len - off, bytes_to_4k(addr + off)));
+    if (!piece(addr + off, off, n)) return false;
+    off += n;
+  }
+  return true;
+}
+
+// A device's scripted program: each access after its gap_cycles; a write
+// carries bytes (index + k) so a test can tell which access wrote what.
+// access(t, a, data) returns the access's result, kept in *results.
+template <class Access, class Result, class Fn>
+void run_scripted_program(thread_time &t, const std::vector<Access> &program, std::vector<Result> *results,
+                          Fn &&access) {
+  std::vector<uint8_t> buf;
+  for (size_t i = 0; i < program.size(); i++) {
+    const Access &a = program[i];
+    t.advance(a.gap_cycles);
+    buf.assign(a.len, 0);
+    if (a.write)
+      for (size_t k = 0; k < buf.size(); k++) buf[k] = static_cast<uint8_t>(i + k);
+    results->push_back(access(t, a, buf.data()));
+  }
+}
 
 // The PRI side of an endpoint (PCIe 6.0 §10.4): sends a Page Request Group,
 // waits for its PRG Response. The device forwards page_response() here.
