@@ -26,6 +26,7 @@
 #include "models/devices/dma_test.h"
 #include "sim/config.h"
 #include "sim/platform.h"
+#include "tb/rtl/rtl_e2e_util.h"
 #include "tb/sc/platform_test_util.h"
 
 using namespace iommusim;
@@ -158,35 +159,12 @@ std::string scenario(const std::string &config) {
   return out.dump(1);
 }
 
-// Runs the scenario in a child process; its JSON, or "" on failure.
-std::string run_in_child(const std::string &config, const std::string &tag) {
-  return platform_test::in_child_process("rtl_e2e_" + tag, [&] { return scenario(config); });
-}
-
 TEST(RtlEndToEnd, DefaultPlatformSameStatisticsCycleForCycle) {
-  const std::string sc = with_main_tlb("entries: 2048, ways: 4, policy: plru, lookup: 3");
-  // The waveform file proves the RTL ran (and that tlb_trace works).
-  const std::string waves = ::testing::TempDir() + "rtl_e2e_" + std::to_string(getpid()) + ".fst";
-  const std::string rtl = with_main_tlb(
-      "entries: 2048, ways: 4, policy: plru, lookup: 3, tlb_impl: rtl, tlb_trace: " + waves);
-  ASSERT_FALSE(sc.empty());
-  const std::string a = run_in_child(sc, "systemc");
-  const std::string b = run_in_child(rtl, "rtl");
-  ASSERT_FALSE(a.empty());
-  ASSERT_FALSE(b.empty());
-  // Everything must be identical: the IOMMU, the devices, memory, and — as
-  // cycle mode is repeatable (docs/platform.md, "Determinism") — the host
-  // CPU's counters, the MMIO bus and the total simulated time too.
-  auto iommu_side = [](const std::string &text) { return nlohmann::ordered_json::parse(text); };
-  const nlohmann::ordered_json ja = iommu_side(a), jb = iommu_side(b);
-  EXPECT_GE(ja["stats"]["groups"].size(), 20u);
-  std::ifstream fst(waves, std::ios::binary | std::ios::ate);
-  EXPECT_TRUE(fst.good());
-  EXPECT_GT(static_cast<long>(fst.tellg()), 10000L);
-  std::remove(waves.c_str());
-  EXPECT_EQ(ja.dump(1), jb.dump(1));
+  const nlohmann::json j = rtl_test::same_run_on_cache_and_rtl(
+      "rtl_e2e", "entries: 2048, ways: 4, policy: plru, lookup: 3",
+      [](const std::string &keys) { return with_main_tlb(keys); }, scenario, 20);
+  ASSERT_FALSE(j.is_null());
   // The run exercised the TLB: hits, misses, evictions, invalidations.
-  const auto j = nlohmann::json::parse(b);
   const auto &tlb = j["stats"]["groups"]["smmu0.tcu.main_tlb"]["counters"];
   std::printf("main TLB: %s; simulated %llu ps\n", tlb.dump().c_str(),
               static_cast<unsigned long long>(j["now_ps"].get<uint64_t>()));

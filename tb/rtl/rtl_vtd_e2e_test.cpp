@@ -22,6 +22,7 @@
 #include <string>
 
 #include "sim/config.h"
+#include "tb/rtl/rtl_e2e_util.h"
 #include "tb/sc/platform_test_util.h"
 
 using namespace iommusim;
@@ -103,35 +104,13 @@ std::string scenario(const std::string &config) {
   return out.dump(1);
 }
 
-// Runs the scenario in a child process; its JSON, or "" on failure.
-std::string run_in_child(const std::string &config, const std::string &tag) {
-  return platform_test::in_child_process("rtl_vtd_e2e_" + tag, [&] { return scenario(config); });
-}
-
 TEST(RtlEndToEnd, VtdPlatformSameStatisticsCycleForCycle) {
-  const std::string sc = with_iotlb("entries: 64, ways: 4, policy: plru, lookup: 2");
-  // The waveform file proves the RTL ran.
-  const std::string waves = ::testing::TempDir() + "rtl_vtd_e2e_" + std::to_string(getpid()) + ".fst";
-  const std::string rtl =
-      with_iotlb("entries: 64, ways: 4, policy: plru, lookup: 2, tlb_impl: rtl, tlb_trace: " + waves);
-  ASSERT_FALSE(sc.empty());
-  const std::string a = run_in_child(sc, "systemc");
-  const std::string b = run_in_child(rtl, "rtl");
-  ASSERT_FALSE(a.empty());
-  ASSERT_FALSE(b.empty());
-  // As for the SMMUv3: everything, host CPU, MMIO bus and simulated time
-  // included (cycle mode is repeatable: docs/platform.md, "Determinism").
-  auto iommu_side = [](const std::string &text) { return nlohmann::ordered_json::parse(text); };
-  const nlohmann::ordered_json ja = iommu_side(a), jb = iommu_side(b);
-  EXPECT_GE(ja["stats"]["groups"].size(), 10u);
-  std::ifstream fst(waves, std::ios::binary | std::ios::ate);
-  EXPECT_TRUE(fst.good());
-  EXPECT_GT(static_cast<long>(fst.tellg()), 10000L);
-  std::remove(waves.c_str());
-  EXPECT_EQ(ja.dump(1), jb.dump(1));
+  const nlohmann::json j = rtl_test::same_run_on_cache_and_rtl(
+      "rtl_vtd_e2e", "entries: 64, ways: 4, policy: plru, lookup: 2",
+      [](const std::string &keys) { return with_iotlb(keys); }, scenario, 10);
+  ASSERT_FALSE(j.is_null());
   // The run exercised the IOTLB: hits, misses, evictions, invalidations; the
   // fault is one DMA's error.
-  const auto j = nlohmann::json::parse(b);
   const auto &tlb = j["stats"]["groups"]["dmar0.iotlb"]["counters"];
   std::printf("VT-d IOTLB: %s; simulated %llu ps\n", tlb.dump().c_str(),
               static_cast<unsigned long long>(j["now_ps"].get<uint64_t>()));
