@@ -213,6 +213,11 @@ vtd::qi_status vtd::qi_execute(const uint64_t desc[4], timing_ctx &t) {
       return qi_status::ok;
     }
     case reg::QI_IOTLB: {
+      // §6.5.2.3: granularity 0 is reserved; page-selective needs CAP.PSI and
+      // an address mask no larger than CAP.MAMV. Descriptors here have no
+      // IAIG to report a wider flush, so the model takes these as invalid
+      // descriptors (IQE, §6.5.2.10) rather than widening them silently
+      // (tested: vtd_qi.iotlb_mask_beyond_mamv_is_invalid).
       const unsigned am = desc[1] & 0x3f;
       if (g == 0 || (g == 3 && (!cfg_.cap.psi || am > cfg_.cap.mamv))) return qi_status::invalid;
       qi_stats_.counter("iotlb_inv")++;
@@ -238,6 +243,8 @@ vtd::qi_status vtd::qi_execute(const uint64_t desc[4], timing_ctx &t) {
       if (!cfg_.ecap.pasid || g < 2) return qi_status::invalid;
       const uint32_t pasid = (desc[0] >> 32) & 0xfffff;
       const unsigned am = desc[1] & 0x3f;
+      // §6.5.2.4: the same CAP.MAMV bound for page-selective-within-PASID
+      // (tested: vtd_qi.iotlb_and_piotlb_invalidations).
       if (g == 3 && am > cfg_.cap.mamv) return qi_status::invalid;
       qi_stats_.counter("piotlb_inv")++;
       t.advance(L.qi_iotlb, clk_);

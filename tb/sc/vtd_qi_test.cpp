@@ -74,6 +74,23 @@ TEST(vtd_qi, iotlb_and_piotlb_invalidations) {
   });
 }
 
+// §6.5.2.3: a page-selective IOTLB descriptor whose address mask exceeds
+// CAP.MAMV (18 by default) is an invalid descriptor: IQE, nothing flushed.
+TEST(vtd_qi, iotlb_mask_beyond_mamv_is_invalid) {
+  vtd_config cfg;
+  harness tb("tb", cfg, timing_mode::cycle);
+  tb.run([&] {
+    two_domains d(tb);
+    EXPECT_EQ(tb.read(0x0100, 0x1000).ext.output_addr, kData);
+    tb.mem.write64(d.s2_leaf, (kData + 0x8000) | ss::R | ss::W);
+    tb.submit_wait({desc::iotlb(3, 1, 0, cfg.cap.mamv + 1)});
+    EXPECT_EQ(tb.reg(r::FSTS) & 0x10, 0x10u);
+    EXPECT_EQ(tb.reg(r::IQERCD, 8) & 0xf, 3u);
+    EXPECT_EQ(tb.counter("qi", "iotlb_inv"), 0u);
+    EXPECT_EQ(tb.read(0x0100, 0x1000).ext.output_addr, kData);  // still the cached entry
+  });
+}
+
 TEST(vtd_qi, context_and_pasid_cache_invalidations) {
   vtd_config cfg;
   harness tb("tb", cfg, timing_mode::cycle);
