@@ -130,6 +130,37 @@ TEST_F(Fault, SizeRules) {
   EXPECT_EQ(EFAULT, errno_of(iommusim_write(ffd, nullptr, kResp)));
 }
 
+// Our extension of 6.12 (docs/iommufd.md): a paging HWPT may carry a fault
+// queue; with NEST_PARENT it may not (6.12's rule), a bad fault_id is
+// ENOENT, and a refused call leaves no object behind. Faults then reach the
+// queue as for a nested HWPT.
+TEST(FaultAlloc, PagingHwptTakesAFaultQueue) {
+  Iommufd fd;
+  const uint32_t ioas = fd.ioas();
+  MockDevice md;
+  ASSERT_EQ(0, fd.mock_domain(ioas, &md));
+  uint32_t fault_id = 0, hwpt = 0;
+  int ffd = -1;
+  ASSERT_EQ(0, fault_alloc(fd, &fault_id, &ffd));
+  EXPECT_EQ(EOPNOTSUPP, fd.hwpt_alloc(md.idev_id, ioas, IOMMU_HWPT_FAULT_ID_VALID | IOMMU_HWPT_ALLOC_NEST_PARENT,
+                                      &hwpt, IOMMU_HWPT_DATA_NONE, nullptr, 0, fault_id));
+  EXPECT_EQ(ENOENT, fd.hwpt_alloc(md.idev_id, ioas, IOMMU_HWPT_FAULT_ID_VALID, &hwpt, IOMMU_HWPT_DATA_NONE,
+                                  nullptr, 0, fault_id + 100));
+  ASSERT_EQ(0, fd.hwpt_alloc(md.idev_id, ioas, IOMMU_HWPT_FAULT_ID_VALID, &hwpt, IOMMU_HWPT_DATA_NONE, nullptr, 0,
+                             fault_id));
+  EXPECT_EQ(fault_id + 1, hwpt) << "the refused calls took no ID";
+  EXPECT_EQ(EBUSY, fd.destroy(fault_id)) << "the HWPT holds its fault queue";
+  ASSERT_EQ(0, mock_domain_replace(fd, md.stdev_id, hwpt));
+  ASSERT_EQ(0, trigger_iopf(fd, md.idev_id, 0, 0x5, IOMMU_PGFAULT_PERM_READ, 0x3000));
+  iommu_hwpt_pgfault rec{};
+  ASSERT_EQ(ssize_t(kRec), read_faults(ffd, &rec, 1));
+  EXPECT_EQ(md.idev_id, rec.dev_id);
+  EXPECT_EQ(0x5u, rec.grpid);
+  EXPECT_EQ(0x3000u, rec.addr);
+  EXPECT_EQ(0, respond(ffd, rec.cookie, IOMMUFD_PAGE_RESP_SUCCESS));
+  iommusim_close(ffd);
+}
+
 // The selftest's _test_cmd_trigger_iopf, looked at closely.
 TEST_F(Fault, TriggerReadRespond) {
   EXPECT_EQ(0, real_revents(ffd, POLLIN));
