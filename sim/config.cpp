@@ -907,7 +907,7 @@ void parse_root(reader &r, const YAML::Node &root, const std::string &base_dir, 
       if (r.error_count() == before)
         if (std::string why = d.smmu.check(); !why.empty()) r.error(locate(r, item, why, d.loc), ip, why);
     } else {
-      d.size = 0x1000;  // one register page (VT-d §10.4)
+      d.size = 0x1000;  // one register page (VT-d §10.1: a 4 KiB-aligned register set per unit)
       if (d.base % 0x1000 != 0)
         r.error(base_loc, ip + ".base", "a VT-d unit's registers must be 4 KiB aligned, found " + hex(d.base));
       const size_t before = r.error_count();
@@ -1153,7 +1153,7 @@ void parse_root(reader &r, const YAML::Node &root, const std::string &base_dir, 
                 std::to_string(d.ssid_bits) + " PASID bits exceed the " + std::to_string(io->smmu.idr.ssid_bits) +
                     " SubstreamID bits of '" + io->name + "'");
     } else if (io->type == "vtd") {
-      // A requester ID: bus << 8 | device << 3 | function (VT-d §3.4).
+      // A requester ID: bus << 8 | device << 3 | function (the PCIe Requester ID, which VT-d calls the source-id).
       if (d.stream_id > 0xffff)
         r.error(d.stream_id_loc, dp + ".stream_id",
                 "requester ID " + hex(d.stream_id) + " behind the VT-d unit '" + io->name +
